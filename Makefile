@@ -1,0 +1,55 @@
+# The handbook's commands. `make html` and `make test` work on a fresh clone with only Python:
+# the virtual environment is created from pyproject.toml when it is missing or older than it.
+
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed-from-pyproject
+BUILDDIR   ?= _build
+SPHINXOPTS ?= -W --keep-going -n
+PYTEST_ARGS ?=
+SCALE      ?= small
+
+.DEFAULT_GOAL := help
+.PHONY: help html test check livehtml linkcheck rtd bench clean venv
+
+help: ## List the targets
+	@echo "Lab handbook — make targets:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the handbook's dependencies into $(VENV) (first run only)..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+		2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+	@touch $@
+
+venv: $(STAMP) ## Create or update the virtual environment only
+
+html: $(STAMP) ## Build the handbook into _build/html (incremental; warnings are errors)
+	@$(BIN)/sphinx-build -b html -d $(BUILDDIR)/doctrees $(SPHINXOPTS) . $(BUILDDIR)/html
+	@echo "Open $(BUILDDIR)/html/index.html in a browser."
+
+test: $(STAMP) ## Run the test suite
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: $(STAMP) ## Check front matter and BibTeX without building
+	@$(BIN)/labhandbook check
+
+livehtml: $(STAMP) ## Preview on http://127.0.0.1:8000, rebuilding on every save
+	@$(BIN)/sphinx-autobuild --host 127.0.0.1 --port 8000 --open-browser \
+		--watch labhandbook --ignore "$(VENV)/*" --ignore "$(BUILDDIR)/*" \
+		. $(BUILDDIR)/livehtml -d $(BUILDDIR)/livedoctrees $(SPHINXOPTS)
+
+linkcheck: $(STAMP) ## Check every external link (needs the internet)
+	@$(BIN)/sphinx-build -b linkcheck -d $(BUILDDIR)/doctrees . $(BUILDDIR)/linkcheck
+
+rtd: ## Reproduce the Read the Docs build: fresh venv, `pip install .`, their sphinx-build line
+	@bash .ci/rtd-build
+
+bench: $(STAMP) ## Benchmark build times against plain Sphinx (SCALE=small|lab|dept)
+	@$(BIN)/python benchmarks/run.py --scale $(SCALE)
+
+clean: ## Remove build output (keeps the virtual environment)
+	rm -rf $(BUILDDIR)

@@ -1,0 +1,64 @@
+"""The ``labhandbook`` setting of ``conf.py``, validated once into a typed dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sphinx.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
+
+CONFIG_NAME = "labhandbook"
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Where the handbook's content lives and what the lab is called."""
+
+    lab_name: str = "Our lab"
+    people_dir: str = "people"
+    research_dir: str = "research"
+    bib_dir: str = "bib"
+    publications_page: str = "publications"
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LabConfig:
+        """Build from ``conf.py``; unknown keys are a typo and stop the build."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(
+                f"conf.py: unknown key(s) in `{CONFIG_NAME}`: {', '.join(unknown)} — "
+                f"use one of: {', '.join(sorted(known))}"
+            )
+        for key, value in raw.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(
+                    f"conf.py: `{CONFIG_NAME}[{key!r}]` must be a non-empty string"
+                )
+        return cls(**raw)
+
+    def bib_files(self, root: Path) -> list[str]:
+        """Every ``*.bib`` file of the bib folder, relative to the project root, sorted."""
+        return sorted(p.relative_to(root).as_posix() for p in (root / self.bib_dir).glob("*.bib"))
+
+
+def get_config(app: Sphinx) -> LabConfig:
+    """The validated configuration of this build."""
+    return app.config._labhandbook  # type: ignore[attr-defined]
+
+
+def _on_config_inited(app: Sphinx, config: Config) -> None:
+    lab = LabConfig.from_dict(dict(config[CONFIG_NAME]))
+    config._labhandbook = lab  # type: ignore[attr-defined]
+    if config.bibtex_bibfiles is None:
+        config.bibtex_bibfiles = lab.bib_files(Path(app.confdir))
+
+
+def setup_config(app: Sphinx) -> None:
+    app.add_config_value(CONFIG_NAME, {}, "env", types=frozenset({dict}))
+    app.connect("config-inited", _on_config_inited)

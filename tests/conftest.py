@@ -1,0 +1,77 @@
+"""Shared fixtures: Sphinx's own testing fixtures, test roots, and one build of the real handbook."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from sphinx.application import Sphinx
+
+pytest_plugins = ("sphinx.testing.fixtures",)
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+ROOTS = TESTS / "roots"
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    """Where ``@pytest.mark.sphinx(testroot=...)`` finds ``test-<name>`` projects."""
+    return ROOTS
+
+
+@dataclass
+class Build:
+    """A finished Sphinx build: its output folder and everything it warned about."""
+
+    srcdir: Path
+    outdir: Path
+    warnings: str
+    status: str
+
+    def html(self, page: str) -> str:
+        return (self.outdir / page).read_text(encoding="utf-8")
+
+    def soup(self, page: str) -> BeautifulSoup:
+        return BeautifulSoup(self.html(page), "html.parser")
+
+
+def sphinx_build(
+    srcdir: Path, outdir: Path, *, fresh: bool = True, parallel: int = 1, builder: str = "html"
+) -> Build:
+    """Build ``srcdir`` into ``outdir`` (never into the source tree) as ``make html`` would."""
+    warning, status = io.StringIO(), io.StringIO()
+    app = Sphinx(
+        srcdir=srcdir,
+        confdir=srcdir,
+        outdir=outdir / builder,
+        doctreedir=outdir / "doctrees",
+        buildername=builder,
+        status=status,
+        warning=warning,
+        freshenv=fresh,
+        keep_going=True,
+        parallel=parallel,
+    )
+    app.config.nitpicky = True
+    app.build()
+    return Build(srcdir, outdir / builder, warning.getvalue(), status.getvalue())
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """Copy a handbook (the real one or a test root) without build output or the venv."""
+    ignore = shutil.ignore_patterns(".venv", "_build", ".git", "tests", "benchmarks", "__pycache__")
+    shutil.copytree(src, dest, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
+    """The real handbook, built once per test session into a temporary folder."""
+    out = tmp_path_factory.mktemp("handbook")
+    yield sphinx_build(REPO, out)

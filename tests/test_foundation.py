@@ -1,0 +1,65 @@
+"""The foundation: the extension loads, the real handbook builds cleanly, RTD config is sound."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+import labhandbook
+
+
+@pytest.mark.sphinx("html", testroot="basic")
+def test_extension_registers_and_builds_cleanly(app) -> None:
+    app.build()
+    assert "labhandbook" in app.extensions
+    assert app.extensions["labhandbook"].parallel_read_safe
+    assert app.extensions["labhandbook"].parallel_write_safe
+    assert app.warning.getvalue() == ""
+    assert (app.outdir / "index.html").exists()
+
+
+@pytest.mark.sphinx("html", testroot="basic", confoverrides={"labhandbook": {"lab_nme": "x"}})
+def test_unknown_setting_is_reported(make_app, app_params) -> None:
+    from sphinx.errors import ConfigError
+
+    args, kwargs = app_params
+    with pytest.raises(ConfigError, match="unknown key.*lab_nme.*lab_name"):
+        make_app(*args, **kwargs)
+
+
+def test_real_handbook_builds_without_warnings(handbook) -> None:
+    assert handbook.warnings == ""
+    soup = handbook.soup("index.html")
+    hrefs = {a.get("href") for a in soup.find_all("a")}
+    for section in ("people/index.html", "research/index.html", "publications.html"):
+        assert section in hrefs, f"index.html does not link to {section}"
+
+
+def test_real_handbook_buttons_point_at_the_repository(handbook) -> None:
+    page = handbook.html("people/index.html")
+    assert "/edit/main/people/index.md" in page
+    assert "/issues/new" in page
+
+
+def test_readthedocs_config_points_at_existing_files() -> None:
+    cfg = yaml.safe_load((REPO / ".readthedocs.yaml").read_text())
+    assert cfg["version"] == 2
+    assert cfg["build"]["os"] == "ubuntu-24.04"
+    assert (REPO / cfg["sphinx"]["configuration"]).is_file()
+    assert cfg["sphinx"]["fail_on_warning"] is True
+    install = cfg["python"]["install"][0]
+    assert install == {"method": "pip", "path": "."}
+    assert (REPO / install["path"] / "pyproject.toml").is_file()
+
+
+def test_console_script_version_and_help() -> None:
+    run = [sys.executable, "-m", "labhandbook"]
+    out = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"labhandbook {labhandbook.__version__}"
+    out = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True)
+    assert "check" in out.stdout
