@@ -1,0 +1,40 @@
+"""One shape for every mistake a lab member can make: ``path:line: what is wrong — what to do``.
+
+The build and ``labhandbook check`` report the same :class:`Problem` objects, so the wording
+is identical wherever a mistake is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """A mistake in a source file, located to the line."""
+
+    path: str  #: relative to the handbook root, with forward slashes
+    line: int  #: 1-based line in that file
+    message: str  #: what is wrong
+    hint: str  #: what to do about it
+    severity: Severity = "error"
+    code: str = "labhandbook"  #: stable identifier, e.g. ``frontmatter.unknown-key``
+
+    @property
+    def text(self) -> str:
+        """The message without the location (the build adds its own location prefix)."""
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.text}"
+
+
+class ProblemsFound(Exception):
+    """Raised where a caller cannot go on; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems

@@ -1,0 +1,397 @@
+"""The registry of people and research areas, read once from the pages' front matter.
+
+Reading is shared by the Sphinx extension and the command line: :func:`load_registry` reads
+every ``people/*.md`` and ``research/*.md`` page, validates the front matter against
+:mod:`labhandbook.schema`, checks the cross references (areas, leads, name spellings) and
+returns a :class:`Registry` together with the problems found, each located to a line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config import LabConfig
+from .problems import Problem
+from .schema import ROLES, Area, Person, default_bib_names
+
+try:  # the C loader is ~10x faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+# --- reading one page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page's front matter, as YAML data plus what is needed to locate its keys."""
+
+    path: str  #: relative to the handbook root
+    data: dict[str, Any]
+    text: str  #: the YAML text of the front matter
+    first_line: int  #: file line of the first YAML line (the line after ``---``)
+
+    def line_of(self, loc: Iterable[str | int]) -> int:
+        """The file line of the value at ``loc`` (keys and list indexes), or of its parent."""
+        node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        line = node.start_mark.line if node is not None else 0
+        for part in loc:
+            child = None
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == part:
+                        line, child = key.start_mark.line, value
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if 0 <= part < len(node.value):
+                    child = node.value[part]
+                    line = child.start_mark.line
+            if child is None:
+                break
+            node = child
+        return self.first_line + line
+
+
+class PageError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def read_page(root: Path, path: Path) -> Page:
+    """Read the front matter of ``path``; raise :class:`PageError` for anything unreadable."""
+    rel = path.relative_to(root).as_posix()
+    try:
+        raw = path.read_bytes()
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise PageError(
+            Problem(rel, line, "the file is not UTF-8 text",
+                    "save it as UTF-8 in your editor", code="page.encoding")
+        ) from None
+    source = source.replace("\r\n", "\n")
+    if not source.startswith("---"):
+        raise PageError(
+            Problem(rel, 1, "the page has no front matter",
+                    "start the file with a `---` line, the YAML fields, and another `---` line",
+                    code="frontmatter.missing")
+        )
+    fences = list(FENCE.finditer(source))
+    if len(fences) < 2 or fences[0].start() != 0:
+        raise PageError(
+            Problem(rel, 1, "the front matter is not closed",
+                    "end the YAML fields with a line that holds only `---`",
+                    code="frontmatter.unclosed")
+        )
+    text = source[fences[0].end() + 1 : fences[1].start()]
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = 2 + (mark.line if mark else 0)
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise PageError(
+            Problem(rel, line, f"the front matter is not valid YAML ({what})",
+                    "check the indentation and quote values that contain ':' or '#'",
+                    code="frontmatter.yaml")
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PageError(
+            Problem(rel, 2, "the front matter is not a set of `key: value` fields",
+                    "write one `key: value` per line between the `---` lines",
+                    code="frontmatter.not-mapping")
+        )
+    return Page(rel, data, text, first_line=2)
+
+
+# --- validation messages ------------------------------------------------------------------------
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys a mapping at ``loc`` may hold (for "did you mean")."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fld = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if fld is None:
+            for f in getattr(current, "model_fields", {}).values():
+                if f.alias == part:
+                    fld = f
+        if fld is None:
+            return []
+        ann = fld.annotation
+        args = getattr(ann, "__args__", ())
+        inner = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+                     None)
+        if inner is None:
+            return []
+        current = inner
+    names = []
+    for name, f in current.model_fields.items():
+        names.append(f.alias or name)
+    return names
+
+
+def validation_problems(page: Page, model: type[BaseModel], err: ValidationError) -> list[Problem]:
+    """Turn pydantic's errors into located, actionable problems."""
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        kind = e["type"]
+        where = _dotted(loc)
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = (f"did you mean `{close[0]}`?" if close
+                    else f"use one of: {', '.join(allowed)}")
+            problems.append(Problem(page.path, page.line_of(loc), f"unknown key `{where}`", hint,
+                                    code="frontmatter.unknown-key"))
+        elif kind == "missing":
+            problems.append(Problem(page.path, page.line_of(loc[:-1]),
+                                    f"`{where}` is missing", f"add `{loc[-1]}: ...`",
+                                    code="frontmatter.missing-key"))
+        elif kind == "literal_error":
+            expected = e.get("ctx", {}).get("expected", "")
+            problems.append(Problem(page.path, page.line_of(loc),
+                                    f"`{where}` cannot be {e['input']!r}",
+                                    f"use one of: {expected.replace(chr(39), '')}",
+                                    code="frontmatter.not-allowed"))
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            keyed = re.match(r"^`(\w+)`: (.*)$", msg)
+            if not loc and keyed:  # a whole-page rule names the key it is about
+                loc, msg = (keyed.group(1),), keyed.group(2)
+                message, hint = msg.split(" — ", 1) if " — " in msg else (msg, "")
+                problems.append(Problem(page.path, page.line_of(loc), message, hint,
+                                        code="frontmatter.inconsistent"))
+                continue
+            problems.append(Problem(page.path, page.line_of(loc), f"`{where}` is not valid",
+                                    msg[0].lower() + msg[1:] if msg else "see the template",
+                                    code="frontmatter.invalid"))
+    return problems
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """A comparison key for a BibTeX name, equal for "Wu, Lijun" and "Lijun Wu".
+
+    Braces and case are ignored, accents are kept (Müller is not Muller), and the key is
+    "last|first" so that a co-author who shares a surname does not match.
+    """
+    text = unicodedata.normalize("NFC", name).replace("{", "").replace("}", "")
+    text = re.sub(r"\s+", " ", text).strip()
+    if "," in text:
+        last, _, first = text.partition(",")
+    else:
+        words = text.split(" ")
+        last, first = words[-1], " ".join(words[:-1])
+    return f"{last.strip().casefold()}|{first.strip().casefold()}"
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class Registry:
+    """People and areas of the handbook and the relations derived from them."""
+
+    people: dict[str, Person] = field(default_factory=dict)
+    areas: dict[str, Area] = field(default_factory=dict)
+    pages: dict[str, Page] = field(default_factory=dict)  #: "people/x" -> its front matter
+    docnames: dict[str, str] = field(default_factory=dict)  #: person/area slug -> docname
+
+    # Derived views. cached_property keeps them out of __init__ and computes each once.
+    @cached_property
+    def members(self) -> dict[str, list[str]]:
+        """Area slug -> slugs of the people who work on it, in directory order."""
+        out: dict[str, list[str]] = {slug: [] for slug in self.areas}
+        for slug in self.ordered_people():
+            for area in self.people[slug].areas:
+                out.setdefault(area, []).append(slug)
+        return out
+
+    @cached_property
+    def name_index(self) -> dict[str, str]:
+        """Normalised BibTeX name spelling -> person slug."""
+        out = {}
+        for slug, person in self.people.items():
+            for spelling in person.bib_names or default_bib_names(person.name):
+                out[normalize_name(spelling)] = slug
+        return out
+
+    def areas_of(self, slug: str) -> list[str]:
+        return list(self.people[slug].areas)
+
+    def ordered_people(self) -> list[str]:
+        """Directory order: current before alumni, then by role, then by family name."""
+        order = {role: i for i, role in enumerate(ROLES)}
+
+        def key(slug: str) -> tuple[Any, ...]:
+            p = self.people[slug]
+            alumni = p.status == "alumni"
+            return (alumni, "" if not alumni else _neg(p.left or ""), order[p.role],
+                    p.name.split()[-1].casefold(), p.name.casefold())
+
+        return sorted(self.people, key=key)
+
+    def person_doc(self, slug: str) -> str:
+        return self.docnames[f"person:{slug}"]
+
+    def area_doc(self, slug: str) -> str:
+        return self.docnames[f"area:{slug}"]
+
+    # Fingerprints let incremental builds re-read exactly the pages whose generated parts change.
+    @cached_property
+    def _digests(self) -> dict[str, str]:
+        d: dict[str, str] = {}
+        for slug, p in self.people.items():
+            d[f"person:{slug}"] = _digest(p.model_dump(mode="json"))
+        for slug, a in self.areas.items():
+            d[f"area:{slug}"] = _digest(a.model_dump(mode="json"))
+        d["people"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
+        d["areas"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
+        d["names"] = _digest(sorted(self.name_index.items()))
+        return d
+
+    def digest(self, token: str) -> str | None:
+        """The current fingerprint of ``token`` ("person:x", "area:y", "people", "areas",
+        "names"); ``None`` when it no longer exists."""
+        return self._digests.get(token)
+
+
+def _neg(text: str) -> str:
+    """Invert a date string so that sorting puts the most recent first."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in text)
+
+
+def _pages(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.md") if p.name != "index.md")
+
+
+def load_registry(root: Path, config: LabConfig) -> tuple[Registry, list[Problem]]:
+    """Read and validate every person and area page under ``root``."""
+    reg = Registry()
+    problems: list[Problem] = []
+    loaded: dict[str, tuple[Page, Person | Area]] = {}
+    for kind, folder, model in (("person", config.people_dir, Person),
+                                ("area", config.research_dir, Area)):
+        for path in _pages(root / folder):
+            slug = path.stem
+            try:
+                page = read_page(root, path)
+            except PageError as err:
+                problems.append(err.problem)
+                continue
+            rel = page.path
+            if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+                problems.append(Problem(rel, 1, f"the file name `{path.name}` is not a slug",
+                                        "rename it to lowercase words joined by '-', "
+                                        "e.g. ada-lovelace.md", code="page.slug"))
+                continue
+            try:
+                obj = model.model_validate(page.data)
+            except ValidationError as err:
+                problems.extend(validation_problems(page, model, err))
+                continue
+            docname = f"{folder}/{slug}"
+            reg.pages[docname] = page
+            reg.docnames[f"{kind}:{slug}"] = docname
+            loaded[docname] = (page, obj)
+            if isinstance(obj, Person):
+                reg.people[slug] = obj
+            else:
+                reg.areas[slug] = obj  # type: ignore[assignment]
+    problems.extend(_cross_check(reg))
+    problems.extend(check_photos(root, reg))
+    return reg, problems
+
+
+def _cross_check(reg: Registry) -> list[Problem]:
+    """References between pages: areas, leads and name spellings."""
+    problems = []
+    area_list = ", ".join(sorted(reg.areas)) or "(no research pages yet)"
+    for slug, person in reg.people.items():
+        page = reg.pages[reg.person_doc(slug)]
+        for i, area in enumerate(person.areas):
+            if area not in reg.areas:
+                close = difflib.get_close_matches(area, reg.areas, n=1)
+                problems.append(Problem(
+                    page.path, page.line_of(("areas", i)), f"unknown research area `{area}`",
+                    f"did you mean `{close[0]}`?" if close else
+                    f"use the file name of a page in research/: {area_list}",
+                    code="registry.unknown-area"))
+    seen: dict[str, str] = {}
+    for slug, person in reg.people.items():
+        page = reg.pages[reg.person_doc(slug)]
+        spellings = person.bib_names or default_bib_names(person.name)
+        for i, spelling in enumerate(spellings):
+            key = normalize_name(spelling)
+            other = seen.get(key)
+            if other and other != slug:
+                loc = ("bib_names", i) if person.bib_names else ("name",)
+                problems.append(Problem(
+                    page.path, page.line_of(loc),
+                    f"the name spelling {spelling!r} also belongs to `{other}`",
+                    "two people cannot share a BibTeX spelling: add a middle name or initial "
+                    "to `bib_names` of one of them", code="registry.duplicate-name"))
+            seen[key] = slug
+    for slug, area in reg.areas.items():
+        page = reg.pages[reg.area_doc(slug)]
+        for i, lead in enumerate(area.leads):
+            if lead not in reg.people:
+                close = difflib.get_close_matches(lead, reg.people, n=1)
+                problems.append(Problem(
+                    page.path, page.line_of(("leads", i)), f"unknown person `{lead}` in `leads`",
+                    f"did you mean `{close[0]}`?" if close else
+                    "use the file name (without .md) of a page in people/",
+                    code="registry.unknown-person"))
+    return problems
+
+
+def check_photos(root: Path, reg: Registry) -> list[Problem]:
+    """Photos named in front matter must exist (relative to the person page)."""
+    problems = []
+    for slug, person in reg.people.items():
+        if not person.photo:
+            continue
+        page = reg.pages[reg.person_doc(slug)]
+        target = (root / page.path).parent / person.photo
+        if not target.is_file():
+            problems.append(Problem(
+                page.path, page.line_of(("photo",)), f"the photo `{person.photo}` does not exist",
+                "add the image file next to the page (or under _static/) and give its path "
+                "relative to the page, or remove `photo`", code="registry.missing-photo"))
+    return problems
