@@ -1,11 +1,12 @@
-"""labhandbook: a Sphinx extension that turns people pages, research pages and BibTeX
-files into a cross-referenced lab handbook, plus the ``labhandbook`` command line.
+"""labhandbook: a Sphinx extension that turns people pages, research pages and BibTeX files
+into a cross-referenced lab handbook, plus the ``labhandbook`` command line.
 
 Each concern has its own module and its own ``setup_*`` function; ``setup`` only wires them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -13,12 +14,29 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
+STATIC = Path(__file__).parent / "static"
+
+
+def _add_static_path(app: Sphinx) -> None:
+    if app.builder.format == "html" and str(STATIC) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(STATIC))
+
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the extension with Sphinx."""
     from .config import setup_config
+    from .directives import setup_directives
+    from .environment import setup_environment
+    from .publications import setup_publications
 
+    for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
+        app.setup_extension(dependency)
     setup_config(app)
+    setup_environment(app)
+    setup_directives(app)
+    setup_publications(app)
+    app.connect("builder-inited", _add_static_path)
+    app.add_css_file("labhandbook.css")
     return {
         "version": __version__,
         "env_version": 1,

@@ -252,6 +252,15 @@ class Registry:
                 out[normalize_name(spelling)] = slug
         return out
 
+    @cached_property
+    def by_docname(self) -> dict[str, tuple[str, str]]:
+        """Docname -> ("person" | "area", slug)."""
+        out = {}
+        for key, doc in self.docnames.items():
+            kind, _, slug = key.partition(":")
+            out[doc] = (kind, slug)
+        return out
+
     def areas_of(self, slug: str) -> list[str]:
         return list(self.people[slug].areas)
 
@@ -284,11 +293,13 @@ class Registry:
         d["people"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
         d["areas"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
         d["names"] = _digest(sorted(self.name_index.items()))
+        for area, members in self.members.items():
+            d[f"members:{area}"] = _digest([(m, d[f"person:{m}"]) for m in members])
         return d
 
     def digest(self, token: str) -> str | None:
-        """The current fingerprint of ``token`` ("person:x", "area:y", "people", "areas",
-        "names"); ``None`` when it no longer exists."""
+        """The current fingerprint of ``token`` ("person:x", "area:y", "members:y", "people",
+        "areas", "names"); ``None`` when it no longer exists."""
         return self._digests.get(token)
 
 

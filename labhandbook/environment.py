@@ -1,0 +1,119 @@
+"""The registry inside a Sphinx build: loaded once, reported, and tracked for incremental builds.
+
+Each page that shows generated facts records them as *tokens* ("person:ada", "area:llm",
+"people", "pubs:person:ada", ...) with the fingerprint they had when the page was read.
+On the next build, ``env-get-outdated`` re-reads exactly the pages whose fingerprints moved, so a
+change of one person's ``areas`` rebuilds the directory and the affected area pages without
+``-E``, while a prose edit rebuilds one page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sphinx.environment.collectors import EnvironmentCollector
+from sphinx.util import logging
+
+from .config import get_config
+from .problems import Problem
+from .registry import Registry, load_registry
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_ATTR = "labhandbook_registry"
+DEPS_ATTR = "labhandbook_deps"
+
+#: Token prefixes whose fingerprints another module computes (e.g. publications): prefix -> fn.
+TokenResolver = Callable[["BuildEnvironment", str], "str | None"]
+
+
+def get_registry(env: BuildEnvironment) -> Registry:
+    """The registry of the current build."""
+    return getattr(env, REGISTRY_ATTR)
+
+
+def report(app: Sphinx, problems: Iterable[Problem]) -> None:
+    """Log problems at their file and line; any error makes the build exit non-zero.
+
+    The build keeps going so that every problem is reported in one run, as ``check`` does.
+    """
+    errors = 0
+    for problem in sorted(problems):
+        location = f"{Path(app.srcdir, problem.path)}:{problem.line}"
+        if problem.severity == "error":
+            errors += 1
+            logger.error(problem.text, location=location, type="labhandbook",
+                         subtype=problem.code)
+    if errors:
+        app.statuscode = 1
+
+
+def current_digest(env: BuildEnvironment, token: str) -> str | None:
+    """The fingerprint ``token`` has now, asking the module that owns its prefix."""
+    for prefix, resolver in getattr(env.app, "_labhandbook_resolvers", {}).items():
+        if token.startswith(prefix):
+            return resolver(env, token)
+    return get_registry(env).digest(token)
+
+
+def add_token_resolver(app: Sphinx, prefix: str, resolver: TokenResolver) -> None:
+    """Let another module own the fingerprints of tokens starting with ``prefix``."""
+    if not hasattr(app, "_labhandbook_resolvers"):
+        app._labhandbook_resolvers = {}  # type: ignore[attr-defined]
+    app._labhandbook_resolvers[prefix] = resolver  # type: ignore[attr-defined]
+
+
+def note_tokens(env: BuildEnvironment, tokens: Iterable[str]) -> None:
+    """Record that the page being read shows the facts behind ``tokens``."""
+    deps: dict[str, dict[str, str | None]] = getattr(env, DEPS_ATTR)
+    mine = deps.setdefault(env.docname, {})
+    for token in tokens:
+        if token not in mine:
+            mine[token] = current_digest(env, token)
+
+
+class TokenCollector(EnvironmentCollector):
+    """Keeps the per-document token records consistent across incremental and parallel reads."""
+
+    def clear_doc(self, app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+        getattr(env, DEPS_ATTR).pop(docname, None)
+
+    def merge_other(self, app: Sphinx, env: BuildEnvironment, docnames: set[str],
+                    other: BuildEnvironment) -> None:
+        mine, theirs = getattr(env, DEPS_ATTR), getattr(other, DEPS_ATTR)
+        for docname in docnames:
+            if docname in theirs:
+                mine[docname] = theirs[docname]
+
+    def process_doc(self, app: Sphinx, doctree: Any) -> None:
+        pass
+
+    def get_outdated_docs(self, app: Sphinx, env: BuildEnvironment, added: set[str],
+                          changed: set[str], removed: set[str]) -> list[str]:
+        outdated = []
+        for docname, tokens in getattr(env, DEPS_ATTR).items():
+            if docname in changed or docname in removed:
+                continue
+            if any(current_digest(env, t) != digest for t, digest in tokens.items()):
+                outdated.append(docname)
+        return sorted(outdated)
+
+
+def _on_builder_inited(app: Sphinx) -> None:
+    env = app.env
+    registry, problems = load_registry(Path(app.srcdir), get_config(app))
+    setattr(env, REGISTRY_ATTR, registry)
+    if not hasattr(env, DEPS_ATTR):
+        setattr(env, DEPS_ATTR, {})
+    report(app, problems)
+
+
+def setup_environment(app: Sphinx) -> None:
+    app.connect("builder-inited", _on_builder_inited)
+    app.add_env_collector(TokenCollector)

@@ -1,0 +1,343 @@
+"""Publication lists: the canonical index, per-person and per-area lists, selected papers.
+
+sphinxcontrib-bibtex stays the engine: it parses the .bib files, owns ``{cite}`` and renders
+the one canonical ``{bibliography}`` (on the publications page), with our pybtex style.
+Every other list is rendered at read time from the library's cached formatted entries, so it
+costs nothing on a build where its entries did not change, and no entry is ever in two
+citation lists (no duplicate-citation or duplicate-label warnings).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pybtex.plugin
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.osutil import relative_uri
+from sphinxcontrib.bibtex.directives import BibliographyDirective
+
+from .config import get_config
+from .directives import doc_link, paragraph, section
+from .environment import add_token_resolver, get_registry, note_tokens
+from .library import KINDS, Library, update_library
+from .style import PERSON_SCHEME, STYLE_NAME, make_style
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
+    from sphinxcontrib.bibtex.domain import BibtexDomain
+
+logger = logging.getLogger(__name__)
+
+LIBRARY_ATTR = "labhandbook_library"
+LIBRARY_KEY_ATTR = "labhandbook_library_key"
+PUBLICATIONS = "publications"
+INDEX = "publication-index"
+DOWNLOADS = "_downloads/bib"
+BACKEND = pybtex.plugin.find_plugin("pybtex.backends", "docutils")()
+
+
+def get_library(env: BuildEnvironment) -> Library:
+    return getattr(env, LIBRARY_ATTR)
+
+
+# --- the library, once per build ----------------------------------------------------------------
+
+
+def _on_builder_inited(app: Sphinx) -> None:
+    """Index the parsed .bib (only when it or the name spellings changed) and bind the style."""
+    env = app.env
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    registry = get_registry(env)
+    key = (sorted((str(p), b.mtime) for p, b in domain.bibdata.bibfiles.items()),
+           registry.digest("names"))
+    old: Library | None = getattr(env, LIBRARY_ATTR, None)
+    if old is None or getattr(env, LIBRARY_KEY_ATTR, None) != key:
+        lib = update_library(old, dict(domain.bibdata.data.entries), registry)
+        setattr(env, LIBRARY_ATTR, lib)
+        setattr(env, LIBRARY_KEY_ATTR, key)
+    else:
+        old.formatted_count = 0
+    lib = get_library(env)
+    style = make_style(lambda entry: lib.texts[entry.key],
+                       lambda entry: lib.pubs[entry.key].sort_key)
+    pybtex.plugin.register_plugin("pybtex.style.formatting", STYLE_NAME, style, force=True)
+
+
+def _pub_digest(env: BuildEnvironment, token: str) -> str | None:
+    """Fingerprints of ``pubs:person:x``, ``pubs:area:y``, ``pubs:all`` and ``pub:key``."""
+    lib, registry = get_library(env), get_registry(env)
+    kind, _, arg = token.partition(":")
+    if kind == "pub":
+        return lib.pubs[arg].digest if arg in lib.pubs else None
+    what, _, slug = arg.partition(":")
+    if what == "person":
+        return lib.digest_of(lib.by_person.get(slug, []))
+    if what == "area":
+        area = registry.areas.get(slug)
+        return lib.digest_of(lib.for_area(list(area.keywords))) if area else None
+    return lib.digest_of(lib.ordered())
+
+
+# --- rendering one entry ------------------------------------------------------------------------
+
+
+def bibtex_button(bibtex: str) -> nodes.raw:
+    """A copy-to-clipboard button carrying the entry's BibTeX (escaped for the attribute)."""
+    markup = ('<button type="button" class="lh-bibtex-button" data-bibtex="'
+              f'{html.escape(bibtex, quote=True)}" title="Copy BibTeX">BibTeX</button>')
+    return nodes.raw("", markup, format="html")
+
+
+def link_members_for_read(env: BuildEnvironment, root: nodes.Element) -> None:
+    """Member-name links become cross-references to the person pages (resolved by Sphinx)."""
+    registry = get_registry(env)
+    for ref in list(root.findall(nodes.reference)):
+        uri = ref.get("refuri", "")
+        if uri.startswith(PERSON_SCHEME):
+            slug = uri[len(PERSON_SCHEME):]
+            xref = doc_link(env, registry.person_doc(slug), ref.astext(), ["lh-member"])
+            xref[0] = nodes.strong(ref.astext(), ref.astext(), classes=["lh-member"])
+            ref.replace_self(xref)
+
+
+def pub_item(env: BuildEnvironment, lib: Library, key: str) -> nodes.list_item:
+    para = nodes.paragraph("", "", *lib.texts[key].render(BACKEND))
+    link_members_for_read(env, para)
+    pub = lib.pubs[key]
+    item = nodes.list_item(classes=["lh-pub", f"lh-kind-{pub.kind}"])
+    item += para
+    item += paragraph(bibtex_button(pub.bibtex), classes=["lh-pub-links"])
+    return item
+
+
+def pub_list(env: BuildEnvironment, lib: Library, keys: list[str]) -> nodes.Element:
+    lst = nodes.bullet_list(classes=["lh-pubs"])
+    for key in keys:
+        lst += pub_item(env, lib, key)
+    return lst
+
+
+def grouped_by_year(env: BuildEnvironment, document: nodes.document, lib: Library,
+                    keys: list[str], prefix: str) -> list[nodes.Element]:
+    out = []
+    years: dict[int, list[str]] = {}
+    for key in keys:  # keys are newest first already
+        years.setdefault(lib.pubs[key].year, []).append(key)
+    for year, year_keys in years.items():
+        label = str(year) if year else "Undated"
+        sect = section(document, label, f"{prefix}-{label}")
+        sect += pub_list(env, lib, year_keys)
+        out.append(sect)
+    return out
+
+
+# --- directives ---------------------------------------------------------------------------------
+
+
+class PublicationsDirective(SphinxDirective):
+    """A list of publications: ``:person:``, ``:area:`` or the keys given as content."""
+
+    has_content = True
+    option_spec = {
+        "person": directives.unchanged,
+        "area": directives.unchanged,
+        "limit": directives.nonnegative_int,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        env, lib, registry = self.env, get_library(self.env), get_registry(self.env)
+        if "person" in self.options:
+            slug = self.options["person"]
+            if slug not in registry.people:
+                raise self.error(f"unknown person `{slug}` — use a file name in people/")
+            keys = lib.by_person.get(slug, [])
+            note_tokens(env, [f"pubs:person:{slug}"])
+        elif "area" in self.options:
+            slug = self.options["area"]
+            if slug not in registry.areas:
+                raise self.error(f"unknown area `{slug}` — use a file name in research/")
+            keys = lib.for_area(list(registry.areas[slug].keywords))
+            note_tokens(env, [f"pubs:area:{slug}"])
+        else:
+            keys = [k for k in (line.strip() for line in self.content) if k]
+            missing = [k for k in keys if k not in lib.pubs]
+            if missing:
+                raise self.error(f"unknown BibTeX key(s): {', '.join(missing)} — "
+                                 "use keys of entries in bib/*.bib")
+            note_tokens(env, [f"pub:{k}" for k in keys])
+        keys = keys[: self.options.get("limit") or None]
+        if not keys:
+            return [paragraph("No publications yet.")]
+        return [pub_list(env, lib, keys)]
+
+
+class PublicationIndex(SphinxDirective):
+    """The canonical list: one section per year, one group per type, newest first.
+
+    The entries are sphinxcontrib-bibtex citations (so ``{cite}`` links here); they are placed
+    into their year and type groups by :class:`PlaceCitations` when the page is written.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        env, lib = self.env, get_library(self.env)
+        note_tokens(env, ["pubs:all", "names"])
+        document = self.state.document
+        out: list[nodes.Node] = []
+        groups: dict[int, dict[str, list[str]]] = {}
+        for key in lib.ordered():
+            pub = lib.pubs[key]
+            groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+        for year, kinds in groups.items():
+            label = str(year) if year else "Undated"
+            sect = section(document, label, f"year-{label}")
+            for kind in KINDS:
+                if kind in kinds:
+                    sect += nodes.rubric(KINDS[kind], KINDS[kind], classes=["lh-kind-heading"])
+                    sect += nodes.container(classes=["lh-pub-slot"], lh_keys=kinds[kind])
+            out.append(sect)
+        bib = BibliographyDirective(
+            "bibliography", [], {"all": None, "style": STYLE_NAME, "list": "citation"},
+            StringList(), self.lineno, self.content_offset, "", self.state, self.state_machine,
+        ).run()
+        holder = nodes.container(classes=["lh-pub-source"])
+        holder.extend(bib)
+        out.append(holder)
+        return out
+
+
+# --- automatic sections and write-time work ------------------------------------------------------
+
+
+def _page_sections(app: Sphinx, doctree: nodes.document, kind: str,
+                   slug: str) -> list[nodes.Element]:
+    env, lib, registry = app.env, get_library(app.env), get_registry(app.env)
+    if kind == "person":
+        keys = lib.by_person.get(slug, [])
+        note_tokens(env, [f"pubs:person:{slug}"])
+    else:
+        keys = lib.for_area(list(registry.areas[slug].keywords))
+        note_tokens(env, [f"pubs:area:{slug}"])
+    sect = section(doctree, "Publications", "publications")
+    if not keys:
+        sect += paragraph("No publications in the library yet.")
+        return [sect]
+    intro = paragraph(f"{len(keys)} publication{'s' if len(keys) != 1 else ''}, newest first.",
+                      classes=["lh-pub-count"])
+    if kind == "person":
+        intro += nodes.Text(" ")
+        link = nodes.reference("", "Download as BibTeX", refuri="#",
+                               classes=["lh-bib-download"], lh_download=f"{slug}.bib")
+        intro += link
+    sect += intro
+    sect.extend(grouped_by_year(env, doctree, lib, keys, "pubs"))
+    return [sect]
+
+
+def _note_cited(app: Sphinx, doctree: nodes.document) -> None:
+    """Pages that ``{cite}`` an entry are re-read when that entry changes."""
+    keys = set()
+    for ref in doctree.findall(addnodes.pending_xref):
+        if ref.get("refdomain") == "cite":
+            keys.update(k.strip() for k in ref.get("reftarget", "").split(",") if k.strip())
+    if keys:
+        lib = get_library(app.env)
+        note_tokens(app.env, [f"pub:{k}" for k in sorted(keys) if k in lib.pubs])
+
+
+class PlaceCitations(SphinxPostTransform):
+    """Move the canonical citations into their year/type groups; link members; add buttons.
+
+    Runs after sphinxcontrib-bibtex renders the bibliography (priority 5) and before Sphinx
+    resolves references (10).
+    """
+
+    default_priority = 7
+
+    def run(self, **kwargs: Any) -> None:
+        builder, env = self.app.builder, self.env
+        docname = env.path2doc(self.document["source"]) or ""
+        for ref in list(self.document.findall(nodes.reference)):
+            uri = ref.get("refuri", "")
+            if uri.startswith(PERSON_SCHEME):
+                target = get_registry(env).person_doc(uri[len(PERSON_SCHEME):])
+                text = ref.astext()
+                ref.replace_self(nodes.reference(
+                    "", "", nodes.strong(text, text, classes=["lh-member"]),
+                    refuri=builder.get_relative_uri(docname, target),
+                    classes=["lh-member"], internal=True))
+            elif ref.get("lh_download"):
+                path = f"{DOWNLOADS}/{ref['lh_download']}"
+                ref["refuri"] = relative_uri(builder.get_target_uri(docname), path)
+        slots = list(self.document.findall(
+            lambda n: isinstance(n, nodes.container) and "lh-pub-slot" in n["classes"]))
+        if not slots:
+            return
+        lib = get_library(env)
+        domain = cast("BibtexDomain", env.get_domain("cite"))
+        by_id = {c.citation_id: c.key for c in domain.citations
+                 if c.bibliography_key.docname == docname}
+        citations: dict[str, nodes.Element] = {}
+        for node in self.document.findall(nodes.citation):
+            for ident in node["ids"]:
+                if ident in by_id:
+                    citations[by_id[ident]] = node
+        for slot in slots:
+            group = nodes.container(classes=["lh-pub-group"])
+            for key in slot["lh_keys"]:
+                node = citations.get(key)
+                if node is None:
+                    continue
+                node.parent.remove(node)
+                node["classes"].append(f"lh-kind-{lib.pubs[key].kind}")
+                node += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
+                group += node
+            slot.replace_self(group)
+        for holder in list(self.document.findall(
+                lambda n: isinstance(n, nodes.container) and "lh-pub-source" in n["classes"])):
+            holder.parent.remove(holder)
+
+
+def _write_downloads(app: Sphinx, exception: Exception | None) -> None:
+    """Each member's publications as a .bib file next to the site (only rewritten on change)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    lib, registry = get_library(app.env), get_registry(app.env)
+    folder = Path(app.outdir, DOWNLOADS)
+    folder.mkdir(parents=True, exist_ok=True)
+    for slug in registry.people:
+        text = "\n\n".join(lib.pubs[k].bibtex for k in lib.by_person.get(slug, [])) + "\n"
+        path = folder / f"{slug}.bib"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
+def _config_defaults(app: Sphinx, config: Any) -> None:
+    # Author-year citations read well in prose; labels only number the canonical list.
+    if config.bibtex_reference_style == "label":
+        config.bibtex_reference_style = "author_year"
+    config.bibtex_default_style = STYLE_NAME
+    get_config(app)  # validated already (config-inited of labhandbook.config)
+
+
+def setup_publications(app: Sphinx) -> None:
+    app.connect("config-inited", _config_defaults, priority=600)
+    # After sphinxcontrib-bibtex (default 500) has parsed the .bib and after the registry.
+    app.connect("builder-inited", _on_builder_inited, priority=600)
+    add_token_resolver(app, "pubs:", _pub_digest)
+    add_token_resolver(app, "pub:", _pub_digest)
+    app.add_directive(PUBLICATIONS, PublicationsDirective)
+    app.add_directive(INDEX, PublicationIndex)
+    app.connect("labhandbook-page-sections", _page_sections)
+    app.connect("doctree-read", _note_cited, priority=450)
+    app.add_post_transform(PlaceCitations)
+    app.connect("build-finished", _write_downloads)
+    app.add_js_file("labhandbook.js")
