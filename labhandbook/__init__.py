@@ -17,9 +17,14 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 
 
-def _add_static_path(app: Sphinx) -> None:
-    if app.builder.format == "html" and str(STATIC) not in app.config.html_static_path:
-        app.config.html_static_path.append(str(STATIC))
+def _copy_static(app: Sphinx, exception: Exception | None) -> None:
+    """Ship our CSS and JS without touching ``html_static_path`` (a config change would make
+    every next build a full rebuild)."""
+    from sphinx.util.fileutil import copy_asset_file
+
+    if exception is None and app.builder.format == "html":
+        for asset in STATIC.iterdir():
+            copy_asset_file(asset, Path(app.outdir, "_static"), force=True)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -35,7 +40,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_environment(app)
     setup_directives(app)
     setup_publications(app)
-    app.connect("builder-inited", _add_static_path)
+    app.connect("build-finished", _copy_static)
     app.add_css_file("labhandbook.css")
     return {
         "version": __version__,

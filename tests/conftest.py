@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from sphinx.application import Sphinx
+from sphinx.util.console import strip_escape_sequences
+from sphinx.util.docutils import docutils_namespace, patch_docutils
 
 pytest_plugins = ("sphinx.testing.fixtures",)
 
@@ -46,6 +48,12 @@ def sphinx_build(
 ) -> Build:
     """Build ``srcdir`` into ``outdir`` (never into the source tree) as ``make html`` would."""
     warning, status = io.StringIO(), io.StringIO()
+    with patch_docutils(srcdir), docutils_namespace():
+        return _build(srcdir, outdir, warning, status, fresh, parallel, builder)
+
+
+def _build(srcdir: Path, outdir: Path, warning: io.StringIO, status: io.StringIO, fresh: bool,
+           parallel: int, builder: str) -> Build:
     app = Sphinx(
         srcdir=srcdir,
         confdir=srcdir,
@@ -57,10 +65,11 @@ def sphinx_build(
         freshenv=fresh,
         keep_going=True,
         parallel=parallel,
+        confoverrides={"nitpicky": True},
     )
-    app.config.nitpicky = True
     app.build()
-    return Build(srcdir, outdir / builder, warning.getvalue(), status.getvalue())
+    return Build(srcdir, outdir / builder, strip_escape_sequences(warning.getvalue()),
+                 strip_escape_sequences(status.getvalue()))
 
 
 def copy_project(src: Path, dest: Path) -> Path:
