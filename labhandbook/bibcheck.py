@@ -1,0 +1,671 @@
+"""Checks of the BibTeX library (``bib/*.bib``), located to the line and worded for lab members.
+
+:func:`check_library` is shared by ``labhandbook check`` and the Sphinx build, so a mistake reads
+the same wherever it is found. It reads the files itself (never writes), parses them with
+pybtex's low-level parser (the parser the build uses) while recording the line of every entry
+and field, and then checks each entry against the registry of people and research areas.
+
+It has no Sphinx code and no side effects: pybtex's global error mode is left alone (errors are
+collected by the parser instance), and nothing is cached between calls.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pybtex.errors
+from pybtex.bibtex.utils import split_name_list
+from pybtex.database import Person
+from pybtex.database.input.bibtex import LowLevelParser, UndefinedMacro, month_names
+from pybtex.exceptions import PybtexError
+from pybtex.scanner import PrematureEOF, PybtexSyntaxError, TokenRequired
+from pybtex.textutils import normalize_whitespace
+from pybtex.utils import CaseInsensitiveDict
+
+from .config import LabConfig
+from .library import KINDS
+from .problems import Problem
+from .registry import Registry, normalize_name
+
+# --- the rules ----------------------------------------------------------------------------------
+
+#: Entry type -> the fields it must have; a tuple means "one of these".
+#: Any other type is shown under "Other publications" with a warning.
+REQUIRED_FIELDS: dict[str, tuple[str | tuple[str, ...], ...]] = {
+    "article": ("author", "title", "journal", "year"),
+    "inproceedings": ("author", "title", "booktitle", "year"),
+    "conference": ("author", "title", "booktitle", "year"),
+    "incollection": ("author", "title", "booktitle", "year"),
+    "book": (("author", "editor"), "title", "publisher", "year"),
+    "inbook": (("author", "editor"), "title", ("chapter", "pages"), "publisher", "year"),
+    "booklet": ("author", "title", "year"),
+    "proceedings": ("title", "year"),
+    "phdthesis": ("author", "title", "school", "year"),
+    "mastersthesis": ("author", "title", "school", "year"),
+    "techreport": ("author", "title", "institution", "year"),
+    "manual": ("title", "year"),
+    "misc": ("author", "title", "year"),
+    "online": ("author", "title", "year"),
+    "software": ("author", "title", "year"),
+    "dataset": ("author", "title", "year"),
+    "patent": ("author", "title", "year"),
+    "unpublished": ("author", "title", "note", "year"),
+}
+#: Entry types people write that the style cannot format, and what to write instead.
+TYPE_ALIASES = {"thesis": "phdthesis", "report": "techreport", "electronic": "online",
+                "www": "online", "webpage": "online", "journal": "article", "paper": "article"}
+PERSON_FIELDS = ("author", "editor")
+URL_FIELDS = ("url", "code")
+
+YEAR_RE = re.compile(r"^\d{4}$")
+HTTPS_RE = re.compile(r"^https://[^\s<>\"'\\{}]+$")
+HTTP_RE = re.compile(r"^http://[^\s<>\"'\\{}]+$")
+DOI_RE = re.compile(r"^10\.\d{4,9}/[^\s<>\"'\\{}]+$")
+DOI_LINK_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(10\..*)$", re.IGNORECASE)
+ARXIV_NEW_RE = re.compile(r"^\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}(?:v\d+)?$")
+ARXIV_OLD_RE = re.compile(r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?$")
+ARXIV_LINK_RE = re.compile(r"^(?:https?://)?(?:www\.)?arxiv\.org/(?:abs|pdf)/(.+?)(?:\.pdf)?/?$",
+                           re.IGNORECASE)
+OPENREVIEW_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+ACL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+EQUALCONTRIB_RE = re.compile(r"^\d+(?:\s*,\s*\d+)*$")
+FIELD_START_RE = re.compile(r"^\s*([A-Za-z][\w.:+-]*)\s*=", re.MULTILINE)
+ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
+STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
+
+
+def split_keywords(value: str) -> list[str]:
+    """The tags of a ``keywords`` field, as the library reads them: comma-separated, exact."""
+    return [kw.strip() for kw in value.split(",") if kw.strip()]
+
+
+def name_key(person: Person) -> str:
+    """The key under which :attr:`Registry.name_index` knows a parsed BibTeX name.
+
+    The same as the publication style's matching: "Lijun Wu", "Wu, Lijun" and "{Wu}, Lijun"
+    all give ``wu|lijun``.
+    """
+    return normalize_name(str(person))
+
+
+# --- reading: entries with the line of every field -------------------------------------------
+
+
+@dataclass
+class BibEntry:
+    """One parsed entry, with where it and each of its fields start."""
+
+    path: str
+    line: int
+    type: str  #: lower case
+    key: str
+    fields: dict[str, str] = field(default_factory=dict)  #: lower-case name -> value
+    persons: dict[str, list[Person]] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, name: str) -> int:
+        return self.field_lines.get(name, self.line)
+
+    @property
+    def where(self) -> str:
+        return f"`{self.key}`"
+
+
+class _Parser(LowLevelParser):
+    """pybtex's BibTeX parser, recording lines and collecting (not raising) its errors."""
+
+    def __init__(self, text: str, macros: CaseInsensitiveDict) -> None:
+        super().__init__(text, macros=macros)
+        self.errors: list[tuple[PybtexError, str | None, str | None, int, int]] = []
+        self.entry_line = 1
+        self.entry_end = 0
+        self.entry_errors = 0
+        self.field_lines: list[tuple[str, int]] = []
+
+    def handle_error(self, error: PybtexError) -> None:  # type: ignore[override]
+        self.errors.append((error, self.current_entry_key, self.current_field_name,
+                            getattr(error, "lineno", None) or self.lineno,
+                            self.command_start or 0))
+
+    def parse_command(self):  # type: ignore[no-untyped-def]
+        self.entry_line = self.lineno
+        self.field_lines = []
+        before = len(self.errors)
+        result = super().parse_command()
+        self.entry_errors = len(self.errors) - before
+        self.entry_end = self.pos
+        return result
+
+    def parse_field(self) -> None:
+        self.eat_whitespace()
+        line = self.lineno
+        super().parse_field()
+        if self.current_field_name:
+            self.field_lines.append((self.current_field_name.lower(), line))
+
+
+@dataclass
+class Library:
+    """What reading ``bib/*.bib`` found: the entries and the problems of reading them."""
+
+    files: list[str] = field(default_factory=list)
+    entries: list[BibEntry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_library(root: Path, config: LabConfig) -> Library:
+    """Parse every ``*.bib`` file of the bib folder; syntax problems are located to the line."""
+    lib = Library(files=config.bib_files(root))
+    macros = CaseInsensitiveDict(month_names)  # @string definitions carry over, as in the build
+    for rel in lib.files:
+        _read_file(root, rel, macros, lib)
+    return lib
+
+
+def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library) -> None:
+    problems = lib.problems
+    try:
+        raw = (root / rel).read_bytes()
+    except OSError as err:
+        problems.append(Problem(rel, 1, f"the file cannot be read ({err.strerror})",
+                                "check that it is a readable file", code="bib.unreadable"))
+        return
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        problems.append(Problem(
+            rel, line, f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} in this line)",
+            "save the file as UTF-8 in your editor and write accented letters as themselves "
+            "(é, ü), not as LaTeX macros", code="bib.encoding"))
+        return
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parser = _Parser(text, macros)
+    count = 0
+    previous: tuple[int, int, str | None] | None = None  # start, end and key of the last entry
+    errors_seen = 0
+    for command, body in parser:
+        start, start_line, end = parser.command_start, parser.entry_line, parser.entry_end
+        clean = len(parser.errors) - parser.entry_errors == errors_seen
+        if previous is not None and clean:
+            _check_gap(text, rel, previous, start, problems)
+        errors_seen = len(parser.errors)
+        kind = command.lower()
+        if kind in ("string", "preamble"):
+            previous = None
+            continue
+        key, raw_fields = body
+        count += 1
+        previous = None if parser.entry_errors else (start, end, key)
+        if parser.entry_errors:
+            continue  # reported below, located by _locate_error
+        entry = BibEntry(rel, start_line, kind, key or "")
+        seen: dict[str, int] = {}
+        lines = _non_empty(parser.field_lines, raw_fields)
+        for (name, parts), (_, line) in zip(raw_fields, lines, strict=False):
+            lname = name.lower()
+            if lname in seen:
+                problems.append(Problem(
+                    rel, line, f"{entry.where} has the field `{lname}` twice "
+                    f"(first in line {seen[lname]})", "keep only one of them",
+                    code="bib.duplicate-field"))
+                continue
+            seen[lname] = line
+            entry.field_lines[lname] = line
+            value = normalize_whitespace("".join(parts))
+            if lname in PERSON_FIELDS:
+                entry.persons[lname] = _persons(value, entry, lname, problems)
+            entry.fields[lname] = value
+        lib.entries.append(entry)
+    if previous is not None and len(parser.errors) == errors_seen:
+        _check_gap(text, rel, previous, len(text), problems)
+    reported: set[int] = set()
+    for error, key, field_name, line, command_start in parser.errors:
+        problem = _locate_error(text, rel, error, key, field_name, line, command_start)
+        if problem.line not in reported:
+            reported.add(problem.line)
+            problems.append(problem)
+    if count == 0 and not parser.errors:
+        problems.append(Problem(rel, 1, "the file holds no BibTeX entries",
+                                "add entries to it, or delete the file", severity="warning",
+                                code="bib.empty"))
+
+
+def _non_empty(field_lines: list[tuple[str, int]], raw_fields: list) -> list[tuple[str, int]]:
+    """The lines of the fields pybtex kept (it drops fields whose value is missing)."""
+    if len(field_lines) == len(raw_fields):
+        return field_lines
+    out, i = [], 0
+    for name, _ in raw_fields:
+        while i < len(field_lines) and field_lines[i][0] != name.lower():
+            i += 1
+        out.append(field_lines[i] if i < len(field_lines) else (name, 0))
+        i += 1
+    return out
+
+
+def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem]) -> list[Person]:
+    people = []
+    for name in split_name_list(value):
+        with pybtex.errors.capture() as captured:
+            person = Person(name)
+        if captured:
+            problems.append(Problem(
+                entry.path, entry.line_of(role),
+                f"the name {name!r} in `{role}` of {entry.where} cannot be read ({captured[0]})",
+                "write each name as \"Last, First\" or \"First Last\" and separate names with "
+                "` and `", code="bib.name"))
+            continue
+        people.append(person)
+    return people
+
+
+def _check_gap(text: str, rel: str, previous: tuple[int, int, str | None], end: int,
+               problems: list[Problem]) -> None:
+    """Text between entries is ignored by BibTeX; field-like text there means a stray ``}``."""
+    start, previous_end, key = previous
+    match = STRAY_RE.search(text, previous_end, end)
+    if not match:
+        return
+    line = text.count("\n", 0, match.start()) + 1
+    field_problem = _unbalanced_field(text, rel, start, end, key)
+    if field_problem is not None:
+        problems.append(field_problem)
+        return
+    problems.append(Problem(
+        rel, line, f"this text is outside any entry: the entry `{key}` was closed early",
+        "remove the extra `}` before this line so that the fields stay inside the entry",
+        code="bib.braces"))
+
+
+def _unbalanced_field(text: str, rel: str, start: int, end: int, key: str | None
+                      ) -> Problem | None:
+    """The field between ``start`` and ``end`` whose braces do not balance, if one is found."""
+    region = text[start:end]
+    base_line = text.count("\n", 0, start) + 1
+    starts = [(m.start(), m.group(1)) for m in FIELD_START_RE.finditer(region)]
+    if not starts:
+        return None
+    entry_name = f"`{key}`" if key else "this entry"
+    for i, (pos, name) in enumerate(starts):
+        stop = starts[i + 1][0] if i + 1 < len(starts) else len(region)
+        chunk = re.sub(r"\\[{}]", "", region[pos:stop])
+        balance = chunk.count("{") - chunk.count("}")
+        last = i + 1 == len(starts)
+        line = base_line + region.count("\n", 0, pos)
+        if not last and balance > 0:
+            return Problem(rel, line, f"the value of `{name.lower()}` in {entry_name} has a "
+                           "`{` without its `}`", "add the missing `}` at the end of the value",
+                           code="bib.braces")
+        if balance < 0 and (not last or balance < -1):
+            return Problem(rel, line, f"the value of `{name.lower()}` in {entry_name} has a "
+                           "`}` too many", "remove the extra `}` (every `}` closes a `{`)",
+                           code="bib.braces")
+        if last and balance >= 0:
+            return Problem(rel, line, f"the entry {entry_name} is not closed",
+                           "add a `}` after its last field (and check the braces of this value)",
+                           code="bib.braces")
+    return None
+
+
+def _locate_error(text: str, rel: str, error: PybtexError, key: str | None,
+                  field_name: str | None, line: int, start: int) -> Problem:
+    """Turn one of pybtex's errors into a located problem that says what to do."""
+    entry_name = f"`{key}`" if key else "this entry"
+    if isinstance(error, UndefinedMacro):
+        name = str(error.args[0]) if error.args else "?"
+        what = f"`{field_name.lower()}`" if field_name else "a field"
+        return Problem(rel, line, f"{what} of {entry_name} uses `{name}`, which is not defined",
+                       f"put text values in braces, e.g. {field_name or 'journal'} = {{{name}}}",
+                       code="bib.undefined-macro")
+    # An error inside an entry: the usual cause is a brace, so look for the field that has it.
+    eol = text.find("\n", start)
+    nxt = ENTRY_START_RE.search(text, eol + 1) if eol >= 0 else None
+    problem = _unbalanced_field(text, rel, start, nxt.start() if nxt else len(text), key)
+    if problem is not None:
+        return problem
+    if isinstance(error, PrematureEOF):
+        return Problem(rel, line, f"the file ends inside {entry_name}",
+                       "close the entry with `}` and check that every `{` has its `}`",
+                       code="bib.syntax")
+    if isinstance(error, TokenRequired):
+        expected = str(error.args[0]).removesuffix(" expected") if error.args else "?"
+        return Problem(rel, line, f"BibTeX syntax error in {entry_name}: expected {expected}",
+                       "an entry looks like @article{key, field = {value}, ...} — check this "
+                       "line for a missing `,`, `=`, `{` or `}`", code="bib.syntax")
+    if isinstance(error, PybtexSyntaxError):
+        return Problem(rel, line, f"BibTeX syntax error in {entry_name}: {error.args[0]}",
+                       "check the braces and quotes in this line", code="bib.syntax")
+    return Problem(rel, line, f"BibTeX error in {entry_name}: {error}",
+                   "check the entry at this line", code="bib.syntax")
+
+
+# --- checking entries against the handbook ----------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    """Accent-, case- and punctuation-insensitive form of a name part: "Müller-Lüdenscheidt"
+    -> "mullerludenscheidt"."""
+    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ø", "o")
+                                 .replace("ł", "l").replace("đ", "d"))
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _tokens(first: str) -> list[str]:
+    """Given names split into folded words: "L.-J." -> ["l", "j"], "Li Jun" -> ["li", "jun"]."""
+    return [t for t in (_fold(part) for part in re.split(r"[\s.\-~]+", first)) if t]
+
+
+def _compatible(author: list[str], member: list[str]) -> bool:
+    """Could these given names (one of them abbreviated) belong to the same person?"""
+    if not author:
+        return True
+    for a, m in zip(author, member, strict=False):
+        if not (a == m or (len(a) == 1 and m.startswith(a)) or (len(m) == 1 and a.startswith(m))):
+            return False
+    return True
+
+
+@dataclass
+class _Members:
+    """Lookups over the lab's BibTeX name spellings."""
+
+    index: dict[str, str]  #: normalised spelling -> slug
+    by_last: dict[str, list[tuple[list[str], str, str]]]  #: folded last -> (given, slug, spelling)
+
+    @classmethod
+    def of(cls, registry: Registry) -> _Members:
+        by_last: dict[str, list[tuple[list[str], str, str]]] = {}
+        for key, slug in registry.name_index.items():
+            last, _, first = key.partition("|")
+            by_last.setdefault(_fold(last), []).append((_tokens(first), slug, key))
+        return cls(registry.name_index, by_last)
+
+    def lookalike(self, person: Person) -> tuple[str, bool] | None:
+        """The slug of the member this unmatched name resembles, and whether it is swapped."""
+        last = " ".join(person.prelast_names + person.last_names)
+        first = " ".join(person.first_names + person.middle_names)
+        given = _tokens(first)
+        for tokens, slug, _ in self.by_last.get(_fold(last), []):
+            if _compatible(given, tokens) or _compatible(tokens, given):
+                return slug, False
+        if given:
+            for tokens, slug, _ in self.by_last.get("".join(given), []):
+                if tokens and "".join(tokens) == _fold(last):
+                    return slug, True
+        return None
+
+
+class _Checker:
+    def __init__(self, registry: Registry, lib: Library, config: LabConfig) -> None:
+        self.registry = registry
+        self.lib = lib
+        self.config = config
+        self.members = _Members.of(registry)
+        self.keywords: set[str] = {kw for a in registry.areas.values() for kw in a.keywords}
+        self.problems: list[Problem] = []
+
+    def add(self, entry: BibEntry, fieldname: str | None, message: str, hint: str,
+            code: str, severity: str = "error") -> None:
+        line = entry.line_of(fieldname) if fieldname else entry.line
+        self.problems.append(Problem(entry.path, line, message, hint,
+                                     severity=severity, code=code))  # type: ignore[arg-type]
+
+    def run(self) -> list[Problem]:
+        keys: dict[str, BibEntry] = {}
+        for entry in self.lib.entries:
+            folded = entry.key.casefold()
+            first = keys.get(folded)
+            if first is not None:
+                where = (f"line {first.line}" if first.path == entry.path
+                         else f"{first.path}:{first.line}")
+                self.add(entry, None, f"the key `{entry.key}` is already used ({where})",
+                         "give one of the two entries another key, or delete the copy "
+                         "(keys ignore upper and lower case)", "bib.duplicate-key")
+                continue
+            keys[folded] = entry
+            self.entry(entry)
+        self.news_papers(keys)
+        return self.problems
+
+    # one entry
+    def entry(self, e: BibEntry) -> None:
+        required = REQUIRED_FIELDS.get(e.type)
+        if required is None:
+            alias = TYPE_ALIASES.get(e.type)
+            self.add(e, None, f"{e.where} has the unknown entry type `@{e.type}`",
+                     f"write @{alias}" if alias else
+                     f"use one of: {', '.join('@' + t for t in REQUIRED_FIELDS)}",
+                     "bib.unknown-type", severity="warning")
+        else:
+            self.required(e, required)
+        year = e.fields.get("year")
+        if year and not YEAR_RE.match(year):
+            self.add(e, "year", f"the `year` of {e.where} is not a year: {year!r}",
+                     "write four digits, e.g. year = {2024}", "bib.year")
+        self.keywords_of(e)
+        self.links(e)
+        self.extras(e)
+        self.names(e)
+
+    def required(self, e: BibEntry, required: Iterable[str | tuple[str, ...]]) -> None:
+        names = ", ".join(r if isinstance(r, str) else " or ".join(r) for r in required)
+        for req in required:
+            options = (req,) if isinstance(req, str) else req
+            if any(self.has(e, f) for f in options):
+                continue
+            shown = " or ".join(f"`{f}`" for f in options)
+            empty = [f for f in options if f in e.fields or f in e.persons]
+            if empty:
+                self.add(e, empty[0], f"{e.where} has an empty {shown}",
+                         f"fill it in: an @{e.type} needs {names}", "bib.missing-field")
+            else:
+                self.add(e, None, f"{e.where} has no {shown}",
+                         f"add `{options[0]} = {{...}}`: an @{e.type} needs {names}",
+                         "bib.missing-field")
+
+    @staticmethod
+    def has(e: BibEntry, name: str) -> bool:
+        if name in PERSON_FIELDS:
+            return bool(e.persons.get(name))
+        return bool(e.fields.get(name, "").strip())
+
+    def keywords_of(self, e: BibEntry) -> None:
+        value = e.fields.get("keywords")
+        if not value:
+            return
+        folded = {kw.casefold(): kw for kw in sorted(self.keywords)}
+        for kw in split_keywords(value):
+            if kw in self.keywords:
+                continue
+            close = ([folded[kw.casefold()]] if kw.casefold() in folded else
+                     difflib.get_close_matches(kw, sorted(self.keywords), n=1))
+            if close:
+                hint = f"did you mean `{close[0]}`? (keywords are case-sensitive)"
+            elif not self.keywords:
+                hint = ("no research page lists keywords yet: add it to the `keywords` of a page "
+                        f"in {self.config.research_dir}/, or remove it")
+            elif len(self.keywords) <= 12:
+                hint = ("use a keyword of a research area: "
+                        + ", ".join(sorted(self.keywords, key=str.casefold)))
+            else:
+                hint = (f"use a keyword listed in the `keywords` of a page in "
+                        f"{self.config.research_dir}/, or add it there")
+            self.add(e, "keywords", f"unknown keyword `{kw}` in {e.where}", hint,
+                     "bib.unknown-keyword")
+
+    def links(self, e: BibEntry) -> None:
+        for name in URL_FIELDS:
+            value = e.fields.get(name, "").strip()
+            if not value:
+                continue
+            if HTTPS_RE.match(value):
+                continue
+            if HTTP_RE.match(value):
+                self.add(e, name, f"the `{name}` of {e.where} is not https: {value}",
+                         "write https:// instead of http:// (nearly every site supports it)",
+                         "bib.http", severity="warning")
+            else:
+                self.add(e, name, f"the `{name}` of {e.where} is not a web address: "
+                         f"{_short(value)}", "write a full address starting with https://",
+                         "bib.url")
+        doi = e.fields.get("doi", "").strip()
+        if doi and not DOI_RE.match(doi):
+            link = DOI_LINK_RE.match(doi)
+            if link and DOI_RE.match(link.group(1)):
+                self.add(e, "doi", f"the `doi` of {e.where} is a link, not a DOI: {doi}",
+                         f"write only the DOI: doi = {{{link.group(1)}}}", "bib.doi")
+            else:
+                self.add(e, "doi", f"the `doi` of {e.where} is not a DOI: {_short(doi)}",
+                         "write it as 10.<number>/<suffix>, e.g. doi = {10.18653/v1/N19-1423}, "
+                         "or remove the field", "bib.doi")
+        self.eprint(e)
+
+    def eprint(self, e: BibEntry) -> None:
+        eprint = e.fields.get("eprint", "").strip()
+        archive = e.fields.get("archiveprefix", "").strip()
+        if archive and not eprint:
+            self.add(e, "archiveprefix", f"{e.where} names an archive but has no `eprint`",
+                     "add the id, e.g. eprint = {2401.01234}, or remove `archiveprefix`",
+                     "bib.eprint")
+            return
+        if not eprint:
+            return
+        if archive and archive.casefold() != "arxiv":
+            return  # another archive: its ids are not checked (the style links arXiv only)
+        if ARXIV_NEW_RE.match(eprint) or ARXIV_OLD_RE.match(eprint):
+            return
+        bare = re.sub(r"^arxiv:\s*", "", eprint, flags=re.IGNORECASE)
+        link = ARXIV_LINK_RE.match(bare)
+        bare = link.group(1) if link else bare
+        if ARXIV_NEW_RE.match(bare) or ARXIV_OLD_RE.match(bare):
+            self.add(e, "eprint", f"the `eprint` of {e.where} is not a bare arXiv id: {eprint}",
+                     f"write only the id: eprint = {{{bare}}}", "bib.eprint")
+        else:
+            self.add(e, "eprint", f"the `eprint` of {e.where} is not an arXiv id: "
+                     f"{_short(eprint)}", "write it as 2401.01234 (or 2401.01234v2; old ids "
+                     "as hep-th/9901001)", "bib.eprint")
+
+    def extras(self, e: BibEntry) -> None:
+        pubtype = e.fields.get("pubtype")
+        if pubtype is not None and pubtype.strip().lower() not in KINDS:
+            self.add(e, "pubtype", f"the `pubtype` of {e.where} cannot be {pubtype!r}",
+                     f"use one of: {', '.join(KINDS)} (or remove it)", "bib.pubtype")
+        equal = e.fields.get("equalcontrib")
+        if equal is not None:
+            n = len(e.persons.get("author", []))
+            if not EQUALCONTRIB_RE.match(equal.strip()):
+                ok = False
+            else:
+                nums = [int(x) for x in equal.split(",")]
+                ok = all(1 <= x <= n for x in nums) and len(set(nums)) == len(nums) >= 2
+            if not ok:
+                self.add(e, "equalcontrib", f"the `equalcontrib` of {e.where} is not valid: "
+                         f"{equal!r}", f"list two or more author positions between 1 and {n}, "
+                         "e.g. equalcontrib = {1,2}", "bib.equalcontrib")
+        for name, pattern, example in (("openreview", OPENREVIEW_RE, "a1B2c3D4e5"),
+                                       ("acl", ACL_RE, "2020.acl-main.1")):
+            value = e.fields.get(name)
+            if value is not None and not pattern.match(value.strip()):
+                self.add(e, name, f"the `{name}` of {e.where} is not an id: {_short(value)}",
+                         f"write only the id, e.g. {name} = {{{example}}} (the link is made "
+                         "for you)", f"bib.{name}")
+
+    def names(self, e: BibEntry) -> None:
+        matched = False
+        suspicious = False
+        for role in ("author",):  # the style highlights and links authors only
+            for person in e.persons.get(role, []):
+                text = str(person)
+                if text.casefold() == "others":
+                    continue
+                if name_key(person) in self.members.index:
+                    matched = True
+                    continue
+                if "\\" in text:
+                    suspicious = True
+                    self.add(e, role, f"the name {text!r} in {e.where} contains a LaTeX macro",
+                             "write the letters themselves (é, ü, ø) so that the name matches "
+                             "lab members", "bib.latex-name", severity="warning")
+                    continue
+                if len(person.last_names) >= 2 and len(person.bibtex_first_names) >= 2:
+                    suspicious = True
+                    self.add(e, role, f"{text!r} in `{role}` of {e.where} looks like two names",
+                             "separate names with ` and `, not with commas", "bib.name-list",
+                             severity="warning")
+                    continue
+                look = self.members.lookalike(person)
+                if look is None:
+                    continue
+                slug, swapped = look
+                suspicious = True
+                member = self.registry.people[slug]
+                page = self.registry.pages.get(self.registry.docnames.get(f"person:{slug}", ""))
+                page_path = page.path if page else f"{self.config.people_dir}/{slug}.md"
+                spelled = _spelling(member)
+                detail = " with first and last name swapped" if swapped else ""
+                self.add(e, role, f"{text!r} in {e.where} looks like {member.name}{detail} but "
+                         "matches none of their spellings",
+                         f"write it as {spelled!r}, or add {text!r} to `bib_names` in "
+                         f"{page_path}", "bib.name-variant", severity="warning")
+        if not matched and not suspicious and e.persons.get("author"):
+            self.add(e, None, f"no author of {e.where} is a lab member",
+                     "check how the members' names are spelled (their `bib_names`), or remove "
+                     "the entry if it is not a lab paper", "bib.no-member", severity="warning")
+
+    def news_papers(self, keys: dict[str, BibEntry]) -> None:
+        """``news[].papers`` of people pages must name entries of the library."""
+        if not keys:
+            return
+        for slug, person in self.registry.people.items():
+            for i, item in enumerate(person.news):
+                for j, key in enumerate(item.papers):
+                    if key.casefold() in keys:
+                        continue
+                    page = self.registry.pages[self.registry.docnames[f"person:{slug}"]]
+                    close = difflib.get_close_matches(key, [k.key for k in keys.values()], n=1)
+                    self.problems.append(Problem(
+                        page.path, page.line_of(("news", i, "papers", j)),
+                        f"`news[{i}].papers` names `{key}`, which is not in "
+                        f"{self.config.bib_dir}/",
+                        f"did you mean `{close[0]}`?" if close else
+                        "use the key of a BibTeX entry (the word after `@article{`)",
+                        code="bib.unknown-paper"))
+
+
+def _spelling(member) -> str:  # noqa: ANN001 - schema.Person
+    from .schema import default_bib_names
+
+    return (member.bib_names or default_bib_names(member.name))[0]
+
+
+def _short(value: str, limit: int = 60) -> str:
+    value = value.strip()
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def check_library_and_count(root: Path, config: LabConfig, registry: Registry
+                            ) -> tuple[list[Problem], Library]:
+    """Like :func:`check_library`, also returning what was read (for summaries)."""
+    lib = read_library(root, config)
+    problems = list(lib.problems)
+    problems.extend(_Checker(registry, lib, config).run())
+    problems.sort(key=lambda p: (p.path, p.line))
+    return problems, lib
+
+
+def check_library(root: Path, config: LabConfig, registry: Registry) -> list[Problem]:
+    """Every problem of ``bib/*.bib``, each located to its file and line, sorted by place.
+
+    Reads the files and nothing else; the registry gives the lab's members (their BibTeX name
+    spellings), research areas (their keywords) and news items (the papers they name).
+    """
+    return check_library_and_count(root, config, registry)[0]

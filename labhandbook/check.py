@@ -1,0 +1,139 @@
+"""``labhandbook check``: everything the build would reject, found without building.
+
+Reads ``conf.py`` (as Sphinx does), the people and research pages (the registry) and the BibTeX
+library, and returns every problem located to its file and line. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sphinx.config import Config
+from sphinx.errors import ConfigError
+from sphinx.util.tags import Tags
+
+from .bibcheck import check_library_and_count
+from .config import CONFIG_NAME, LabConfig
+from .problems import Problem
+from .registry import Registry, load_registry
+
+#: Problems of the library that follow from a page that could not be read: a research page
+#: with a YAML error hides its keywords, a broken person page hides the person's names.
+_CASCADES = {
+    "research": ("bib.unknown-keyword",),
+    "people": ("bib.no-member", "bib.name-variant"),
+}
+
+
+@dataclass
+class CheckResult:
+    """The problems found and what was read, for the one-line summary."""
+
+    problems: list[Problem] = field(default_factory=list)
+    people: int = 0
+    areas: int = 0
+    entries: int = 0
+    bib_files: int = 0
+    hidden: int = 0  #: library problems left out because they follow from a broken page
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+class ConfError(Exception):
+    """``conf.py`` cannot be read; carries the problem to report."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def read_lab_config(root: Path) -> LabConfig:
+    """The ``labhandbook`` setting of ``root/conf.py``, read the way Sphinx reads it."""
+    conf = root / "conf.py"
+    if not conf.is_file():
+        raise ConfError(Problem("conf.py", 1, f"there is no conf.py in {root}",
+                                "run the command in the handbook's folder, or pass --root",
+                                code="conf.missing"))
+    try:
+        config = Config.read(root, overrides={}, tags=Tags())
+        config.add(CONFIG_NAME, {}, "env", types=frozenset({dict}))
+        raw = config[CONFIG_NAME]
+        if not isinstance(raw, dict):
+            raise ConfigError(f"conf.py: `{CONFIG_NAME}` must be a dict — "
+                              f"write {CONFIG_NAME} = {{\"lab_name\": ...}}")
+        return LabConfig.from_dict(dict(raw))
+    except ConfigError as err:
+        raise ConfError(_conf_problem(conf, err)) from None
+
+
+def _conf_problem(conf: Path, err: ConfigError) -> Problem:
+    cause = err.__cause__
+    if isinstance(cause, SyntaxError):
+        return Problem("conf.py", cause.lineno or 1,
+                       f"conf.py is not valid Python ({cause.msg})",
+                       "fix the line (a missing quote, comma or bracket?)", code="conf.syntax")
+    if cause is not None:
+        line = 1
+        for frame in traceback.extract_tb(cause.__traceback__):
+            if Path(frame.filename).name == "conf.py":
+                line = frame.lineno or 1
+        return Problem("conf.py", line,
+                       f"conf.py fails: {type(cause).__name__}: {cause}",
+                       "fix this line of conf.py", code="conf.error")
+    message = str(err).strip().splitlines()[0].removeprefix("conf.py: ")
+    text, _, hint = message.partition(" — ")
+    return Problem("conf.py", _line_of(conf, CONFIG_NAME), text,
+                   hint or "see the `labhandbook` setting in conf.py", code="conf.invalid")
+
+
+def _line_of(conf: Path, name: str) -> int:
+    try:
+        for i, line in enumerate(conf.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith(name):
+                return i
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 1
+
+
+def _hide_cascades(problems: list[Problem], lab: LabConfig) -> tuple[list[Problem], int]:
+    broken = {folder for folder, prefix in (("research", lab.research_dir + "/"),
+                                            ("people", lab.people_dir + "/"))
+              if any(p.severity == "error" and p.path.startswith(prefix) and
+                     p.code.startswith(("frontmatter.", "page."))
+                     for p in problems)}
+    hidden_codes = {code for folder in broken for code in _CASCADES[folder]}
+    kept = [p for p in problems if p.code not in hidden_codes]
+    return kept, len(problems) - len(kept)
+
+
+def run_check(root: Path) -> CheckResult:
+    """Check the handbook at ``root``: conf.py, front matter, cross references, BibTeX."""
+    root = Path(root)
+    try:
+        lab = read_lab_config(root)
+    except ConfError as err:
+        return CheckResult([err.problem])
+    registry, problems = load_registry(root, lab)
+    library_problems, library = check_library_and_count(root, lab, registry)
+    problems = problems + library_problems
+    problems, hidden = _hide_cascades(problems, lab)
+    problems.sort(key=lambda p: (p.path, p.line))
+    return CheckResult(problems, people=len(registry.people), areas=len(registry.areas),
+                       entries=len(library.entries), bib_files=len(library.files), hidden=hidden)
+
+
+def check_handbook(root: Path) -> list[Problem]:
+    """Every problem ``labhandbook check`` reports for the handbook at ``root``, by place."""
+    return run_check(root).problems
+
+
+__all__ = ["CheckResult", "Registry", "check_handbook", "read_lab_config", "run_check"]
