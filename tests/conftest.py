@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,20 @@ def _build(srcdir: Path, outdir: Path, warning: io.StringIO, status: io.StringIO
     app.build()
     return Build(srcdir, outdir / builder, strip_escape_sequences(warning.getvalue()),
                  strip_escape_sequences(status.getvalue()))
+
+
+def cli_build(srcdir: Path, outdir: Path) -> Build:
+    """Build like ``make html`` does, in a new process (incremental when ``outdir`` exists).
+
+    Incremental behaviour is tested this way because two Sphinx applications in one process
+    share mutable config defaults, which makes Sphinx see a changed configuration.
+    """
+    run = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
+         "-d", str(outdir / "doctrees"), str(srcdir), str(outdir / "html")],
+        capture_output=True, text=True, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+    )
+    return Build(srcdir, outdir / "html", run.stderr, run.stdout + f"\nexit {run.returncode}")
 
 
 def copy_project(src: Path, dest: Path) -> Path:
