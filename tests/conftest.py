@@ -1,4 +1,4 @@
-"""Shared fixtures: Sphinx's own testing fixtures, test roots, and one build of the real handbook."""
+"""Shared fixtures: Sphinx testing fixtures, test roots, one build of the real handbook."""
 
 from __future__ import annotations
 
