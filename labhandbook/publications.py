@@ -140,6 +140,34 @@ def grouped_by_year(env: BuildEnvironment, document: nodes.document, lib: Librar
     return out
 
 
+def pub_classes(registry: Any, pub: Any) -> list[str]:
+    """Classes the filter bar matches on: type, members and areas of the entry."""
+    areas = [slug for slug, area in registry.areas.items()
+             if set(area.keywords) & set(pub.keywords)]
+    return ([f"lh-kind-{pub.kind}"] + [f"lh-member-{m}" for m in pub.members]
+            + [f"lh-area-{a}" for a in areas])
+
+
+def filter_bar(registry: Any, lib: Library) -> nodes.raw:
+    """Filter the canonical list by area, member and type in the browser (no server needed)."""
+    def select(name: str, label: str, options: list[tuple[str, str]]) -> str:
+        opts = "".join(f'<option value="{html.escape(v)}">{html.escape(t)}</option>'
+                       for v, t in options)
+        return (f'<label>{label} <select data-lh-filter="{name}">'
+                f'<option value="">All</option>{opts}</select></label>')
+
+    kinds = [(k, KINDS[k]) for k in KINDS if any(p.kind == k for p in lib.pubs.values())]
+    people = [(s, registry.people[s].name) for s in registry.ordered_people()
+              if s in lib.by_person]
+    areas = sorted(((s, a.title) for s, a in registry.areas.items()),
+                   key=lambda t: t[1].casefold())
+    markup = ('<form class="lh-filter" role="search" aria-label="Filter publications">'
+              + select("area", "Area", areas) + select("member", "Member", people)
+              + select("kind", "Type", kinds)
+              + '<output class="lh-filter-count" aria-live="polite"></output></form>')
+    return nodes.raw("", markup, format="html")
+
+
 # --- directives ---------------------------------------------------------------------------------
 
 
@@ -189,13 +217,14 @@ class PublicationIndex(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         env, lib = self.env, get_library(self.env)
-        note_tokens(env, ["pubs:all", "names"])
+        note_tokens(env, ["pubs:all", "names", "people", "areas"])
         document = self.state.document
         out: list[nodes.Node] = []
         groups: dict[int, dict[str, list[str]]] = {}
         for key in lib.ordered():
             pub = lib.pubs[key]
             groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+        out.append(filter_bar(get_registry(env), lib))
         for year, kinds in groups.items():
             label = str(year) if year else "Undated"
             sect = section(document, label, f"year-{label}")
@@ -297,7 +326,7 @@ class PlaceCitations(SphinxPostTransform):
                 if node is None:
                     continue
                 node.parent.remove(node)
-                node["classes"].append(f"lh-kind-{lib.pubs[key].kind}")
+                node["classes"].extend(pub_classes(get_registry(env), lib.pubs[key]))
                 node += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
                 group += node
             slot.replace_self(group)

@@ -37,3 +37,29 @@ function showBibtex(button, text) {
     pre.remove();
   }
 }
+
+// Filter the canonical publication list by area, member and type.
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form.lh-filter");
+  if (!form) return;
+  const wanted = {};
+  form.querySelectorAll("select[data-lh-filter]").forEach((s) => { wanted[s.dataset.lhFilter] = s.value; });
+  let shown = 0;
+  document.querySelectorAll(".lh-pub-group > .citation").forEach((entry) => {
+    const ok = (!wanted.area || entry.classList.contains("lh-area-" + wanted.area))
+      && (!wanted.member || entry.classList.contains("lh-member-" + wanted.member))
+      && (!wanted.kind || entry.classList.contains("lh-kind-" + wanted.kind));
+    entry.hidden = !ok;
+    if (ok) shown += 1;
+  });
+  document.querySelectorAll(".lh-pub-group").forEach((group) => {
+    const visible = group.querySelector(".citation:not([hidden])") !== null;
+    group.hidden = !visible;
+    const rubric = group.previousElementSibling;
+    if (rubric && rubric.classList.contains("rubric")) rubric.hidden = !visible;
+  });
+  document.querySelectorAll("section[id^='year-']").forEach((year) => {
+    year.hidden = year.querySelector(".citation:not([hidden])") === null;
+  });
+  form.querySelector(".lh-filter-count").textContent = shown + " shown";
+});
