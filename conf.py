@@ -36,7 +36,10 @@ labhandbook = {
 }
 
 # --- MyST ---------------------------------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline", "attrs_block"]
+myst_enable_extensions = [
+    "colon_fence", "deflist", "attrs_inline", "attrs_block", "substitution",
+]
+myst_substitutions = {"lab_name": LAB["name"]}
 myst_heading_anchors = 3
 
 # --- Sources ------------------------------------------------------------------------------------

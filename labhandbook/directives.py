@@ -329,9 +329,10 @@ def person_header(env: BuildEnvironment, registry: Registry, slug: str) -> nodes
     info = nodes.container(classes=["lh-person-info"])
     line = [person.position]
     aff = person.current_affiliation
-    if aff and aff.position != person.position:
+    if aff and aff.position.casefold() not in person.position.casefold():
         line.append(f"{aff.position}, {aff.organisation}")
-    elif aff:
+    elif aff and aff.organisation.casefold() not in person.position.casefold() \
+            and person.title is None:
         line.append(aff.organisation)
     if person.status == "alumni":
         years = person_years(person)
