@@ -270,7 +270,7 @@ class NewsList(SphinxDirective):
         slug = self.options.get("person")
         if slug is not None and slug not in registry.people:
             raise self.error(f"unknown person `{slug}` — use a file name of a page in people/")
-        note_tokens(env, [f"person:{slug}"] if slug else ["people"])
+        note_tokens(env, [f"person:{slug}"] if slug else ["news"])
         return [news_list(env, registry, [slug] if slug else list(registry.people),
                           self.options.get("limit"), show_person=slug is None)]
 
@@ -329,11 +329,10 @@ def person_header(env: BuildEnvironment, registry: Registry, slug: str) -> nodes
     info = nodes.container(classes=["lh-person-info"])
     line = [person.position]
     aff = person.current_affiliation
-    if aff and aff.position.casefold() not in person.position.casefold():
-        line.append(f"{aff.position}, {aff.organisation}")
-    elif aff and aff.organisation.casefold() not in person.position.casefold() \
-            and person.title is None:
-        line.append(aff.organisation)
+    shown = person.position.casefold()
+    if aff and aff.organisation.casefold() not in shown:  # say each fact once
+        same = aff.position.casefold() in shown
+        line.append(aff.organisation if same else f"{aff.position}, {aff.organisation}")
     if person.status == "alumni":
         years = person_years(person)
         line.append(f"Alumni{f' ({years})' if years else ''}")

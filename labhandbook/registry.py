@@ -104,6 +104,9 @@ def read_page(root: Path, path: Path) -> Page:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        context = getattr(err, "context", None) or ""
+        if context.startswith(("while parsing a flow", "while scanning a quoted")):
+            mark = err.context_mark or mark  # an unclosed [ { or quote: point at where it opens
         line = 2 + (mark.line if mark else 0)
         what = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise PageError(
@@ -293,13 +296,15 @@ class Registry:
         d["people"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
         d["areas"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
         d["names"] = _digest(sorted(self.name_index.items()))
+        d["news"] = _digest(sorted((slug, p.name, [n.model_dump(mode="json") for n in p.news])
+                                   for slug, p in self.people.items()))
         for area, members in self.members.items():
             d[f"members:{area}"] = _digest([(m, d[f"person:{m}"]) for m in members])
         return d
 
     def digest(self, token: str) -> str | None:
         """The current fingerprint of ``token`` ("person:x", "area:y", "members:y", "people",
-        "areas", "names"); ``None`` when it no longer exists."""
+        "areas", "names", "news"); ``None`` when it no longer exists."""
         return self._digests.get(token)
 
 
