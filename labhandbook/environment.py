@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRY_ATTR = "labhandbook_registry"
 DEPS_ATTR = "labhandbook_deps"
+BIBCHECK_ATTR = "labhandbook_bibcheck"
 
 #: Token prefixes whose fingerprints another module computes (e.g. publications): prefix -> fn.
 TokenResolver = Callable[["BuildEnvironment", str], "str | None"]
@@ -105,15 +106,64 @@ class TokenCollector(EnvironmentCollector):
         return sorted(outdated)
 
 
+def left_out_bib_files(env: BuildEnvironment) -> set[str]:
+    """.bib files left out of this build because pybtex cannot read them."""
+    cached = getattr(env, BIBCHECK_ATTR, None)
+    return cached[2] if cached else set()
+
+
+def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
+    """``check``'s BibTeX problems, recomputed only when a .bib or the registry changed."""
+    from .bibcheck import check_library
+
+    env, lab = app.env, get_config(app)
+    root = Path(app.srcdir)
+    stats = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                   for p in (root / lab.bib_dir).glob("*.bib"))
+    key = (stats, [registry.digest(t) for t in ("names", "areas", "news")])
+    cached = getattr(env, BIBCHECK_ATTR, None)
+    if cached is None or cached[0] != key:
+        problems = check_library(root, lab, registry)
+        cached = (key, problems, _unparsable(app, problems))
+        setattr(env, BIBCHECK_ATTR, cached)
+    if cached[2]:
+        # sphinxcontrib-bibtex stops the build with a traceback on a file pybtex cannot read:
+        # leave such files out; their problems are reported above and the build fails cleanly.
+        app.config.bibtex_bibfiles = [f for f in app.config.bibtex_bibfiles
+                                      if f not in cached[2]]
+        app.config.suppress_warnings = [*app.config.suppress_warnings, "bibtex.key_not_found"]
+    return cached[1]
+
+
+def _unparsable(app: Sphinx, problems: list[Problem]) -> set[str]:
+    """Files with errors that pybtex's strict parser (as sphinxcontrib-bibtex runs it) rejects."""
+    from sphinxcontrib.bibtex.bibfile import parse_bibdata
+
+    suspects = {p.path for p in problems if p.severity == "error" and p.path.endswith(".bib")}
+    if not suspects:
+        return set()
+    root, good, bad = Path(app.srcdir), [], set()
+    for rel in app.config.bibtex_bibfiles:
+        try:
+            parse_bibdata([root / f for f in [*good, rel]], app.config.bibtex_encoding)
+        except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
+            bad.add(rel)
+        else:
+            good.append(rel)
+    return bad
+
+
 def _on_builder_inited(app: Sphinx) -> None:
     env = app.env
     registry, problems = load_registry(Path(app.srcdir), get_config(app))
     setattr(env, REGISTRY_ATTR, registry)
     if not hasattr(env, DEPS_ATTR):
         setattr(env, DEPS_ATTR, {})
-    report(app, problems)
+    # The build reports exactly the errors `labhandbook check` reports, in the same words.
+    report(app, problems + _library_problems(app, registry))
 
 
 def setup_environment(app: Sphinx) -> None:
-    app.connect("builder-inited", _on_builder_inited)
+    # Before sphinxcontrib-bibtex (500) reads `bibtex_bibfiles`.
+    app.connect("builder-inited", _on_builder_inited, priority=400)
     app.add_env_collector(TokenCollector)

@@ -26,7 +26,7 @@ from sphinxcontrib.bibtex.directives import BibliographyDirective
 
 from .config import get_config
 from .directives import doc_link, paragraph, section
-from .environment import add_token_resolver, get_registry, note_tokens
+from .environment import add_token_resolver, get_registry, left_out_bib_files, note_tokens
 from .library import KINDS, Library, update_library
 from .style import PERSON_SCHEME, STYLE_NAME, make_style
 
@@ -198,7 +198,9 @@ class PublicationsDirective(SphinxDirective):
         else:
             keys = [k for k in (line.strip() for line in self.content) if k]
             missing = [k for k in keys if k not in lib.pubs]
-            if missing:
+            if missing and left_out_bib_files(env):
+                keys = [k for k in keys if k in lib.pubs]  # their file's errors are reported
+            elif missing:
                 raise self.error(f"unknown BibTeX key(s): {', '.join(missing)} — "
                                  "use keys of entries in bib/*.bib")
             note_tokens(env, [f"pub:{k}" for k in keys])
