@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,13 +85,77 @@ def split_keywords(value: str) -> list[str]:
     return [kw.strip() for kw in value.split(",") if kw.strip()]
 
 
-def name_key(person: Person) -> str:
+def name_key(person: Person | Name) -> str:
     """The key under which :attr:`Registry.name_index` knows a parsed BibTeX name.
 
     The same as the publication style's matching: "Lijun Wu", "Wu, Lijun" and "{Wu}, Lijun"
     all give ``wu|lijun``.
     """
     return normalize_name(str(person))
+
+
+@dataclass(frozen=True)
+class Name:
+    """The parts of one BibTeX name, as :class:`pybtex.database.Person` splits it."""
+
+    first: tuple[str, ...]  #: first and middle names
+    prelast: tuple[str, ...]  #: "von" part
+    last: tuple[str, ...]
+    lineage: tuple[str, ...]  #: "Jr"
+
+    def __str__(self) -> str:  # the same as str(Person): "von Last, Jr, First"
+        return ", ".join(part for part in (" ".join(self.prelast + self.last),
+                                           " ".join(self.lineage), " ".join(self.first)) if part)
+
+    @classmethod
+    def of(cls, person: Person) -> Name:
+        return cls(tuple(person.first_names + person.middle_names), tuple(person.prelast_names),
+                   tuple(person.last_names), tuple(person.lineage_names))
+
+
+def _is_von(word: str) -> bool:
+    for ch in word:
+        if ch.isalpha():
+            return ch.islower()
+    return False
+
+
+def _von_last(words: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """pybtex's split of "von Last": the von part ends at the last lower-case word."""
+    head = words[:-1]
+    cut = 0
+    for i in range(len(head) - 1, -1, -1):
+        if _is_von(head[i]):
+            cut = i + 1
+            break
+    return tuple(head[:cut]), tuple(head[cut:] + words[-1:])
+
+
+def parse_name(name: str) -> Name | None:
+    """Split a plain name (no braces, backslashes or ``~``) exactly as pybtex does, ~20x faster.
+
+    Returns ``None`` for anything else; the caller then asks pybtex.
+    """
+    if "{" in name or "}" in name or "\\" in name or "~" in name:
+        return None
+    parts = [p.strip() for p in name.split(",")]
+    if len(parts) > 3:
+        return None
+    if len(parts) == 1:
+        words = name.split()
+        if not words:
+            return Name((), (), (), ())
+        pos = next((i for i, w in enumerate(words) if _is_von(w)), len(words))
+        first, von_last = words[:pos], words[pos:]
+        if not von_last:
+            von_last = [first.pop()]
+        von, last = _von_last(von_last)
+        return Name(tuple(first), von, last, ())
+    if any(not p for p in parts):
+        return None
+    von, last = _von_last(parts[0].split())
+    lineage = tuple(parts[1].split()) if len(parts) == 3 else ()
+    return Name(tuple(parts[-1].split()), von, last, lineage)
 
 
 # --- reading: entries with the line of every field -------------------------------------------
@@ -105,7 +170,7 @@ class BibEntry:
     type: str  #: lower case
     key: str
     fields: dict[str, str] = field(default_factory=dict)  #: lower-case name -> value
-    persons: dict[str, list[Person]] = field(default_factory=dict)
+    persons: dict[str, list[Name]] = field(default_factory=dict)
     field_lines: dict[str, int] = field(default_factory=dict)
 
     def line_of(self, name: str) -> int:
@@ -121,7 +186,7 @@ class _Parser(LowLevelParser):
 
     def __init__(self, text: str, macros: CaseInsensitiveDict) -> None:
         super().__init__(text, macros=macros)
-        self.errors: list[tuple[PybtexError, str | None, str | None, int, int]] = []
+        self.errors: list[_Error] = []
         self.entry_line = 1
         self.entry_end = 0
         self.entry_errors = 0
@@ -162,12 +227,180 @@ def read_library(root: Path, config: LabConfig) -> Library:
     """Parse every ``*.bib`` file of the bib folder; syntax problems are located to the line."""
     lib = Library(files=config.bib_files(root))
     macros = CaseInsensitiveDict(month_names)  # @string definitions carry over, as in the build
+    names: dict[str, Name | None] = {}  # authors repeat: parse each spelling once
     for rel in lib.files:
-        _read_file(root, rel, macros, lib)
+        _read_file(root, rel, macros, lib, names)
     return lib
 
 
-def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library) -> None:
+@dataclass
+class _Command:
+    """One ``@...{...}`` of a file: an entry, ``@string`` or ``@preamble``."""
+
+    kind: str  #: lower case: "article", "string", ...
+    key: str | None
+    fields: list[tuple[str, str, int]]  #: (name as written, value, line)
+    start: int  #: offset of the "@"
+    line: int
+    end: int  #: offset after the closing brace
+    failed: bool = False  #: pybtex reported an error inside it
+    gap_ok: bool = True  #: no error between its end and the next command
+
+
+_Error = tuple[PybtexError, "str | None", "str | None", int, int]
+
+
+def _pybtex_parse(text: str, macros: CaseInsensitiveDict) -> tuple[list[_Command], list[_Error]]:
+    """Parse with pybtex's own parser (the build's), collecting its errors."""
+    parser = _Parser(text, macros)
+    commands = []
+    errors_before = 0
+    for command, body in parser:
+        kind = command.lower()
+        start = parser.command_start
+        failed = parser.entry_errors > 0
+        between = len(parser.errors) - parser.entry_errors > errors_before
+        errors_before = len(parser.errors)
+        if kind == "string" or kind == "preamble":
+            key, fields = None, []
+        else:
+            key, raw_fields = body
+            lines = _non_empty(parser.field_lines, raw_fields)
+            fields = [(name, "".join(parts), line)
+                      for (name, parts), (_, line) in zip(raw_fields, lines, strict=False)]
+        if between and commands:
+            commands[-1].gap_ok = False  # an error between two commands: do not judge the gap
+        commands.append(_Command(kind, key, fields, start, parser.entry_line, parser.entry_end,
+                                 failed))
+    if commands and len(parser.errors) > errors_before:
+        commands[-1].gap_ok = False
+    return commands, parser.errors
+
+
+_WS = re.compile(r"\s*")
+_NAME_CHARS = r"A-Za-z@!$&*+\-./:;<>?\[\\\]^_`|~\x7f"
+_NAME = re.compile(rf"[{_NAME_CHARS}][{_NAME_CHARS}0-9]*")
+_KEY = re.compile(r"[^\s,}]+")
+_NUMBER = re.compile(r"[0-9]+")
+_BRACES = re.compile(r"[{}]")
+_QUOTE_BRACES = re.compile(r'["{}]')
+
+
+class _Irregular(Exception):
+    """The fast parser met something it leaves to pybtex."""
+
+
+def _fast_parse(text: str, macros: CaseInsensitiveDict) -> list[_Command] | None:
+    """The same result as :func:`_pybtex_parse` for a well-formed file, ~5x faster.
+
+    It follows pybtex's grammar (``@`` starts a command anywhere outside one, ``@comment{``
+    skips only its own name, values are ``{...}``, ``"..."``, numbers or @string names joined by
+    ``#``) and gives up, returning ``None``, at the first thing pybtex would report or that it
+    does not handle (``@entry(...)``); the file is then parsed by pybtex.
+    """
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    n = len(text)
+    ws = _WS.match
+    find = text.find
+    commands: list[_Command] = []
+
+    def line_at(pos: int) -> int:
+        return bisect_left(newlines, pos) + 1
+
+    def expect(pos: int, char: str) -> int:
+        pos = ws(text, pos).end()
+        if pos >= n or text[pos] != char:
+            raise _Irregular
+        return pos + 1
+
+    def braced(pos: int, quoted: bool) -> tuple[str, int]:
+        depth = 0
+        for m in (_QUOTE_BRACES if quoted else _BRACES).finditer(text, pos):
+            char = m.group()
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                if depth == 0:
+                    if quoted:
+                        raise _Irregular  # pybtex: unbalanced braces
+                    return text[pos : m.start()], m.end()
+                depth -= 1
+            elif depth == 0:  # the closing quote
+                return text[pos : m.start()], m.end()
+        raise _Irregular  # premature end of file
+
+    def value(pos: int) -> tuple[str, int]:
+        parts = []
+        while True:
+            pos = ws(text, pos).end()
+            char = text[pos] if pos < n else ""
+            if char == "{" or char == '"':
+                part, pos = braced(pos + 1, char == '"')
+            else:
+                m = _NUMBER.match(text, pos) or _NAME.match(text, pos)
+                if m is None:
+                    raise _Irregular
+                part, pos = m.group(), m.end()
+                if not part[0].isdigit():
+                    if part not in macros:
+                        raise _Irregular  # pybtex: undefined string
+                    part = macros[part]
+            parts.append(part)
+            after = ws(text, pos).end()
+            if after < n and text[after] == "#":
+                pos = after + 1
+                continue
+            return "".join(parts), pos
+
+    pos = 0
+    try:
+        while True:
+            at = find("@", pos)
+            if at < 0:
+                return commands
+            m = _NAME.match(text, ws(text, at + 1).end())
+            if m is None:
+                raise _Irregular
+            kind = m.group().lower()
+            pos = expect(m.end(), "{")
+            if kind == "comment":
+                continue
+            key: str | None = None
+            fields: list[tuple[str, str, int]] = []
+            if kind == "string":
+                m = _NAME.match(text, ws(text, pos).end())
+                if m is None:
+                    raise _Irregular
+                pos = expect(m.end(), "=")
+                macros[m.group()], pos = value(pos)
+            elif kind == "preamble":
+                _, pos = value(pos)
+            else:
+                m = _KEY.match(text, ws(text, pos).end())
+                if m is None:
+                    raise _Irregular
+                key, pos = m.group(), m.end()
+                while True:
+                    pos = ws(text, pos).end()
+                    m = _NAME.match(text, pos)
+                    if m is not None:
+                        field_pos = pos
+                        pos = expect(m.end(), "=")
+                        field_value, pos = value(pos)
+                        fields.append((m.group(), field_value, line_at(field_pos)))
+                        pos = ws(text, pos).end()
+                    if pos < n and text[pos] == ",":
+                        pos += 1
+                        continue
+                    break
+            pos = expect(pos, "}")
+            commands.append(_Command(kind, key, fields, at, line_at(at), pos))
+    except _Irregular:
+        return None
+
+
+def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
+               names: dict[str, Name | None]) -> None:
     problems = lib.problems
     try:
         raw = (root / rel).read_bytes()
@@ -185,29 +418,26 @@ def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library) 
             "(é, ü), not as LaTeX macros", code="bib.encoding"))
         return
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parser = _Parser(text, macros)
+    saved = CaseInsensitiveDict(macros)
+    commands = _fast_parse(text, macros)
+    errors: list[_Error] = []
+    if commands is None:
+        macros.clear()
+        macros.update(saved)
+        commands, errors = _pybtex_parse(text, macros)
     count = 0
-    previous: tuple[int, int, str | None] | None = None  # start, end and key of the last entry
-    errors_seen = 0
-    for command, body in parser:
-        start, start_line, end = parser.command_start, parser.entry_line, parser.entry_end
-        clean = len(parser.errors) - parser.entry_errors == errors_seen
-        if previous is not None and clean:
-            _check_gap(text, rel, previous, start, problems)
-        errors_seen = len(parser.errors)
-        kind = command.lower()
-        if kind in ("string", "preamble"):
-            previous = None
+    for i, cmd in enumerate(commands):
+        if cmd.kind in ("string", "preamble"):
             continue
-        key, raw_fields = body
         count += 1
-        previous = None if parser.entry_errors else (start, end, key)
-        if parser.entry_errors:
+        if cmd.failed:
             continue  # reported below, located by _locate_error
-        entry = BibEntry(rel, start_line, kind, key or "")
+        if cmd.gap_ok:
+            nxt = commands[i + 1].start if i + 1 < len(commands) else len(text)
+            _check_gap(text, rel, (cmd.start, cmd.end, cmd.key), nxt, problems)
+        entry = BibEntry(rel, cmd.line, cmd.kind, cmd.key or "")
         seen: dict[str, int] = {}
-        lines = _non_empty(parser.field_lines, raw_fields)
-        for (name, parts), (_, line) in zip(raw_fields, lines, strict=False):
+        for name, raw_value, line in cmd.fields:
             lname = name.lower()
             if lname in seen:
                 problems.append(Problem(
@@ -217,20 +447,18 @@ def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library) 
                 continue
             seen[lname] = line
             entry.field_lines[lname] = line
-            value = normalize_whitespace("".join(parts))
+            value = normalize_whitespace(raw_value)
             if lname in PERSON_FIELDS:
-                entry.persons[lname] = _persons(value, entry, lname, problems)
+                entry.persons[lname] = _persons(value, entry, lname, problems, names)
             entry.fields[lname] = value
         lib.entries.append(entry)
-    if previous is not None and len(parser.errors) == errors_seen:
-        _check_gap(text, rel, previous, len(text), problems)
     reported: set[int] = set()
-    for error, key, field_name, line, command_start in parser.errors:
+    for error, key, field_name, line, command_start in errors:
         problem = _locate_error(text, rel, error, key, field_name, line, command_start)
         if problem.line not in reported:
             reported.add(problem.line)
             problems.append(problem)
-    if count == 0 and not parser.errors:
+    if count == 0 and not errors:
         problems.append(Problem(rel, 1, "the file holds no BibTeX entries",
                                 "add entries to it, or delete the file", severity="warning",
                                 code="bib.empty"))
@@ -249,9 +477,20 @@ def _non_empty(field_lines: list[tuple[str, int]], raw_fields: list) -> list[tup
     return out
 
 
-def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem]) -> list[Person]:
+def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem],
+             cache: dict[str, Name | None]) -> list[Name]:
     people = []
     for name in split_name_list(value):
+        if name in cache:
+            parsed = cache[name]
+            if parsed is not None:
+                people.append(parsed)
+                continue
+        parsed = parse_name(name)
+        if parsed is not None:
+            cache[name] = parsed
+            people.append(parsed)
+            continue
         with pybtex.errors.capture() as captured:
             person = Person(name)
         if captured:
@@ -261,7 +500,8 @@ def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem]) ->
                 "write each name as \"Last, First\" or \"First Last\" and separate names with "
                 "` and `", code="bib.name"))
             continue
-        people.append(person)
+        cache[name] = Name.of(person)
+        people.append(cache[name])
     return people
 
 
@@ -386,10 +626,10 @@ class _Members:
             by_last.setdefault(_fold(last), []).append((_tokens(first), slug, key))
         return cls(registry.name_index, by_last)
 
-    def lookalike(self, person: Person) -> tuple[str, bool] | None:
+    def lookalike(self, person: Name) -> tuple[str, bool] | None:
         """The slug of the member this unmatched name resembles, and whether it is swapped."""
-        last = " ".join(person.prelast_names + person.last_names)
-        first = " ".join(person.first_names + person.middle_names)
+        last = " ".join(person.prelast + person.last)
+        first = " ".join(person.first)
         given = _tokens(first)
         for tokens, slug, _ in self.by_last.get(_fold(last), []):
             if _compatible(given, tokens) or _compatible(tokens, given):
@@ -409,6 +649,7 @@ class _Checker:
         self.members = _Members.of(registry)
         self.keywords: set[str] = {kw for a in registry.areas.values() for kw in a.keywords}
         self.problems: list[Problem] = []
+        self.keys: dict[Name, str] = {}
 
     def add(self, entry: BibEntry, fieldname: str | None, message: str, hint: str,
             code: str, severity: str = "error") -> None:
@@ -584,7 +825,10 @@ class _Checker:
                 text = str(person)
                 if text.casefold() == "others":
                     continue
-                if name_key(person) in self.members.index:
+                key = self.keys.get(person)
+                if key is None:
+                    key = self.keys[person] = name_key(person)
+                if key in self.members.index:
                     matched = True
                     continue
                 if "\\" in text:
@@ -593,7 +837,10 @@ class _Checker:
                              "write the letters themselves (é, ü, ø) so that the name matches "
                              "lab members", "bib.latex-name", severity="warning")
                     continue
-                if len(person.last_names) >= 2 and len(person.bibtex_first_names) >= 2:
+                index = self.members.index
+                if len(person.last) >= 2 and len(person.first) >= 2 and (
+                        normalize_name(" ".join(person.last)) in index
+                        or normalize_name(" ".join(person.first)) in index):
                     suspicious = True
                     self.add(e, role, f"{text!r} in `{role}` of {e.where} looks like two names",
                              "separate names with ` and `, not with commas", "bib.name-list",

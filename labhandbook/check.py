@@ -17,14 +17,15 @@ from sphinx.util.tags import Tags
 from .bibcheck import check_library_and_count
 from .config import CONFIG_NAME, LabConfig
 from .problems import Problem
-from .registry import Registry, load_registry
+from .registry import load_registry
 
-#: Problems of the library that follow from a page that could not be read: a research page
-#: with a YAML error hides its keywords, a broken person page hides the person's names.
+#: Problems that only follow from a page that could not be read: a research page with a YAML
+#: error hides its keywords and its slug, a broken person page hides the person's names and slug.
 _CASCADES = {
     "research": ("bib.unknown-keyword",),
     "people": ("bib.no-member", "bib.name-variant"),
 }
+_REFERENCES = {"research": "registry.unknown-area", "people": "registry.unknown-person"}
 
 
 @dataclass
@@ -105,13 +106,24 @@ def _line_of(conf: Path, name: str) -> int:
 
 
 def _hide_cascades(problems: list[Problem], lab: LabConfig) -> tuple[list[Problem], int]:
-    broken = {folder for folder, prefix in (("research", lab.research_dir + "/"),
-                                            ("people", lab.people_dir + "/"))
-              if any(p.severity == "error" and p.path.startswith(prefix) and
-                     p.code.startswith(("frontmatter.", "page."))
-                     for p in problems)}
-    hidden_codes = {code for folder in broken for code in _CASCADES[folder]}
-    kept = [p for p in problems if p.code not in hidden_codes]
+    """Leave out the problems that are only consequences of a page that failed to load."""
+    broken: dict[str, set[str]] = {"research": set(), "people": set()}
+    for p in problems:
+        if p.severity != "error" or not p.code.startswith(("frontmatter.", "page.")):
+            continue
+        for kind, folder in (("research", lab.research_dir), ("people", lab.people_dir)):
+            if p.path.startswith(folder + "/"):
+                broken[kind].add(Path(p.path).stem)
+
+    def hidden(p: Problem) -> bool:
+        for kind, slugs in broken.items():
+            if slugs and p.code in _CASCADES[kind]:
+                return True
+            if p.code == _REFERENCES[kind] and any(f"`{slug}`" in p.message for slug in slugs):
+                return True
+        return False
+
+    kept = [p for p in problems if not hidden(p)]
     return kept, len(problems) - len(kept)
 
 
@@ -136,4 +148,4 @@ def check_handbook(root: Path) -> list[Problem]:
     return run_check(root).problems
 
 
-__all__ = ["CheckResult", "Registry", "check_handbook", "read_lab_config", "run_check"]
+__all__ = ["CheckResult", "check_handbook", "read_lab_config", "run_check"]

@@ -103,8 +103,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{_plural(result.entries, 'BibTeX entry').replace('entrys', 'entries')} in "
             f"{_plural(result.bib_files, 'file')}")
     if result.hidden:
-        print(f"({_plural(result.hidden, 'more problem')} in the BibTeX files may only follow "
-              "from the broken pages above; fix those first and run the check again)")
+        print(f"({_plural(result.hidden, 'more problem')} may only follow from the pages above "
+              "that could not be read; fix those first and run the check again)")
     if not result.problems:
         print(f"labhandbook check: no problems ({read}; {seconds:.1f} s)")
     elif not failed:
