@@ -32,6 +32,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .config import setup_config
     from .directives import setup_directives
     from .environment import setup_environment
+    from .papers import setup_papers
     from .publications import setup_publications
 
     for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
@@ -40,6 +41,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_environment(app)
     setup_directives(app)
     setup_publications(app)
+    setup_papers(app)
     app.connect("build-finished", _copy_static)
     app.add_css_file("labhandbook.css")
     return {

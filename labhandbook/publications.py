@@ -25,10 +25,10 @@ from sphinx.util.osutil import relative_uri
 from sphinxcontrib.bibtex.directives import BibliographyDirective
 
 from .config import get_config
-from .directives import doc_link, paragraph, section
+from .directives import paragraph, section
 from .environment import add_token_resolver, get_registry, left_out_bib_files, note_tokens
 from .library import KINDS, Library, update_library
-from .style import PERSON_SCHEME, STYLE_NAME, make_style
+from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, STYLE_NAME, make_style
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -97,21 +97,19 @@ def bibtex_button(bibtex: str) -> nodes.raw:
     return nodes.raw("", markup, format="html")
 
 
-def link_members_for_read(env: BuildEnvironment, root: nodes.Element) -> None:
-    """Member-name links become cross-references to the person pages (resolved by Sphinx)."""
-    registry = get_registry(env)
-    for ref in list(root.findall(nodes.reference)):
-        uri = ref.get("refuri", "")
-        if uri.startswith(PERSON_SCHEME):
-            slug = uri[len(PERSON_SCHEME):]
-            xref = doc_link(env, registry.person_doc(slug), ref.astext(), ["lh-member"])
-            xref[0] = nodes.strong(ref.astext(), ref.astext(), classes=["lh-member"])
-            ref.replace_self(xref)
+def resolve_uri(builder: Any, registry: Any, docname: str, uri: str) -> str | None:
+    """The relative URL of a ``labhandbook:`` link (member or paper) from ``docname``."""
+    if uri.startswith(PERSON_SCHEME):
+        target = registry.person_doc(uri[len(PERSON_SCHEME):])
+    elif uri.startswith(PAPER_SCHEME):
+        target = f"{PAPERS_DIR}/{uri[len(PAPER_SCHEME):]}"
+    else:
+        return None
+    return relative_uri(builder.get_target_uri(docname), builder.get_target_uri(target))
 
 
 def pub_item(env: BuildEnvironment, lib: Library, key: str) -> nodes.list_item:
     para = nodes.paragraph("", "", *lib.texts[key].render(BACKEND))
-    link_members_for_read(env, para)
     pub = lib.pubs[key]
     item = nodes.list_item(classes=["lh-pub", f"lh-kind-{pub.kind}"])
     item += para
@@ -287,8 +285,9 @@ def _note_cited(app: Sphinx, doctree: nodes.document) -> None:
 class PlaceCitations(SphinxPostTransform):
     """Move the canonical citations into their year/type groups; link members; add buttons.
 
-    Runs after sphinxcontrib-bibtex renders the bibliography (priority 5) and before Sphinx
-    resolves references (10).
+    Member and paper links (``labhandbook:`` URIs in the cached formatted entries) become
+    relative links here, so the cache holds no page-specific URL. Runs after
+    sphinxcontrib-bibtex renders the bibliography (priority 5).
     """
 
     default_priority = 7
@@ -296,15 +295,15 @@ class PlaceCitations(SphinxPostTransform):
     def run(self, **kwargs: Any) -> None:
         builder, env = self.app.builder, self.env
         docname = env.path2doc(self.document["source"]) or ""
+        registry = get_registry(env)
         for ref in list(self.document.findall(nodes.reference)):
             uri = ref.get("refuri", "")
-            if uri.startswith(PERSON_SCHEME):
-                target = get_registry(env).person_doc(uri[len(PERSON_SCHEME):])
-                text = ref.astext()
-                ref.replace_self(nodes.reference(
-                    "", "", nodes.strong(text, text, classes=["lh-member"]),
-                    refuri=builder.get_relative_uri(docname, target),
-                    classes=["lh-member"], internal=True))
+            resolved = resolve_uri(builder, registry, docname, uri)
+            if resolved is not None:
+                ref["refuri"] = resolved
+                ref["internal"] = True
+                if uri.startswith(PERSON_SCHEME):
+                    ref["classes"].append("lh-member")
             elif ref.get("lh_download"):
                 path = f"{DOWNLOADS}/{ref['lh_download']}"
                 ref["refuri"] = relative_uri(builder.get_target_uri(docname), path)

@@ -25,6 +25,8 @@ from pybtex.style.formatting import BaseStyle
 from .registry import normalize_name
 
 PERSON_SCHEME = "labhandbook:person/"
+PAPER_SCHEME = "labhandbook:paper/"
+PAPERS_DIR = "papers"
 STYLE_NAME = "labhandbook"
 
 _BRACES = re.compile(r"[{}]")
@@ -132,7 +134,7 @@ def format_entry_text(entry: Any, name_index: Mapping[str, str]) -> Text:
         parts += [_join_names(names), ". "]
     title = plain(f.get("title", ""))
     if title:
-        parts += [title.rstrip("."), ". "]
+        parts += [HRef(PAPER_SCHEME + entry.key, title.rstrip(".")), ". "]
     venue = _venue(entry)
     if len(venue):
         parts += [venue, ", "]

@@ -1,0 +1,299 @@
+"""One page per publication, generated from the library, with scholarly metadata.
+
+Paper pages are not source documents (nothing is written into the source tree): they are
+extra HTML pages rendered through the theme's ``page.html`` at ``html-collect-pages``. A page is
+rendered again only when what it shows changed, so a build with no change renders none.
+Each page carries Google Scholar ``citation_*`` meta tags and schema.org ``ScholarlyArticle``
+JSON-LD; person pages get ``Person`` JSON-LD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from docutils import nodes
+from sphinx.util.osutil import relative_uri
+
+from .environment import get_registry
+from .library import KINDS, Library, Pub
+from .publications import BACKEND, get_library
+from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, display_name, link_targets, plain
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinxcontrib.bibtex.domain import BibtexDomain
+
+    from .registry import Registry
+
+WRITTEN_ATTR = "labhandbook_paper_pages"
+RELATED = 5
+
+
+def paper_page(key: str) -> str:
+    return f"{PAPERS_DIR}/{key}"
+
+
+def json_ld(data: dict[str, Any]) -> str:
+    """A JSON-LD script element; ``</`` is escaped so no field can close the script."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return f'<script type="application/ld+json">\n{text}\n</script>'
+
+
+def meta(name: str, content: str) -> str:
+    return f'<meta name="{html.escape(name)}" content="{html.escape(content, quote=True)}" />'
+
+
+def areas_of(registry: Registry, pub: Pub) -> list[str]:
+    return sorted((s for s, a in registry.areas.items() if set(a.keywords) & set(pub.keywords)),
+                  key=lambda s: registry.areas[s].title.casefold())
+
+
+class PaperRenderer:
+    """Renders the HTML body and head metadata of paper pages for one build."""
+
+    def __init__(self, app: Sphinx) -> None:
+        self.app = app
+        self.builder = app.builder
+        self.env = app.env
+        self.lib: Library = get_library(self.env)
+        self.registry = get_registry(self.env)
+        domain = cast("BibtexDomain", self.env.get_domain("cite"))
+        self.entries = domain.bibdata.data.entries
+        self._area_keys: dict[str, list[str]] = {}
+
+    def area_keys(self, slug: str) -> list[str]:
+        """Keys of an area's papers, newest first (computed once per build)."""
+        if slug not in self._area_keys:
+            self._area_keys[slug] = self.lib.for_area(list(self.registry.areas[slug].keywords))
+        return self._area_keys[slug]
+
+    def related(self, pub: Pub) -> list[str]:
+        """The newest other papers of the areas ``pub`` belongs to."""
+        candidates: set[str] = set()
+        for slug in areas_of(self.registry, pub):
+            candidates.update(self.area_keys(slug)[: RELATED + 1])
+        candidates.discard(pub.key)
+        return self.lib.ordered(list(candidates))[:RELATED]
+
+    def uri(self, page: str, target: str) -> str:
+        return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
+
+    def digest(self, key: str) -> str:
+        """Everything the page shows: the entry, its related papers, area titles, people."""
+        pub = self.lib.pubs[key]
+        parts = [pub.digest, [self.lib.pubs[k].digest for k in self.related(pub)],
+                 [(s, self.registry.areas[s].title) for s in areas_of(self.registry, pub)],
+                 [(m, self.registry.people[m].name) for m in pub.members]]
+        blob = json.dumps(parts, ensure_ascii=False)
+        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+    def reference_html(self, page: str, key: str) -> str:
+        """The formatted reference as HTML, members linked relative to ``page``."""
+        para = nodes.paragraph("", "", *self.lib.texts[key].render(BACKEND))
+        return self._html(page, para)
+
+    def _html(self, page: str, node: nodes.Element) -> str:
+        out = []
+        for child in node.children:
+            out.append(self._node_html(page, child))
+        return "".join(out)
+
+    def _node_html(self, page: str, node: nodes.Node) -> str:
+        if isinstance(node, nodes.Text):
+            return html.escape(str(node))
+        inner = self._html(page, cast(nodes.Element, node))
+        if isinstance(node, nodes.reference):
+            uri = node.get("refuri", "")
+            if uri.startswith(PAPER_SCHEME):
+                return inner  # the paper's own title, on its own page
+            if uri.startswith(PERSON_SCHEME):
+                target = self.registry.person_doc(uri[len(PERSON_SCHEME):])
+                return (f'<a class="lh-member reference internal" '
+                        f'href="{html.escape(self.uri(page, target))}">{inner}</a>')
+            return f'<a class="reference external" href="{html.escape(uri)}">{inner}</a>'
+        tag = {nodes.strong: "strong", nodes.emphasis: "em", nodes.superscript: "sup",
+               nodes.subscript: "sub", nodes.literal: "code"}.get(type(node))
+        return f"<{tag}>{inner}</{tag}>" if tag else inner
+
+    def body(self, key: str) -> str:
+        page, pub, entry = paper_page(key), self.lib.pubs[key], self.entries[key]
+        esc = html.escape
+        authors = []
+        for person in entry.persons.get("author", []):
+            name = display_name(person)
+            slug = self.registry.name_index.get(_norm(person))
+            if slug:
+                href = esc(self.uri(page, self.registry.person_doc(slug)))
+                authors.append(f'<a class="lh-member reference internal" href="{href}">'
+                               f'<strong class="lh-member">{esc(name)}</strong></a>')
+            else:
+                authors.append(esc(name))
+        parts = [f'<section id="{esc(nodes.make_id(key))}">',
+                 f"<h1>{esc(pub.title)}</h1>",
+                 f'<p class="lh-paper-authors">{", ".join(authors)}</p>',
+                 f'<p class="lh-paper-venue">{esc(venue_of(entry))}, {pub.year or "n.d."}'
+                 f' · {esc(KINDS[pub.kind])}</p>']
+        abstract = entry.fields.get("abstract")
+        if abstract:
+            parts.append(f'<section id="abstract"><h2>Abstract</h2><p>{esc(plain(abstract))}'
+                         "</p></section>")
+        links = link_targets(entry.fields)
+        if links:
+            items = " · ".join(f'<a class="reference external" href="{esc(u)}">{esc(label)}</a>'
+                               for label, u in links)
+            parts.append(f'<p class="lh-pub-links">{items}</p>')
+        parts.append('<section id="reference"><h2>Reference</h2>'
+                     f'<p>{self.reference_html(page, key)}</p></section>')
+        areas = areas_of(self.registry, pub)
+        if areas:
+            items = "".join(
+                f'<li><a class="reference internal" href="'
+                f'{esc(self.uri(page, self.registry.area_doc(a)))}">'
+                f"{esc(self.registry.areas[a].title)}</a></li>" for a in areas)
+            parts.append(f'<section id="research-areas"><h2>Research areas</h2><ul>{items}</ul>'
+                         "</section>")
+        parts.append('<section id="bibtex"><h2>BibTeX</h2>'
+                     f'<p><button type="button" class="lh-bibtex-button" data-bibtex="'
+                     f'{esc(pub.bibtex, quote=True)}">Copy BibTeX</button></p>'
+                     f'<pre class="lh-bibtex-source">{esc(pub.bibtex)}</pre></section>')
+        related = self.related(pub)
+        if related:
+            items = "".join(
+                f'<li><a class="reference internal" href="{esc(self.uri(page, paper_page(k)))}">'
+                f"{esc(self.lib.pubs[k].title)}</a> ({self.lib.pubs[k].year})</li>"
+                for k in related)
+            parts.append(f'<section id="related"><h2>Related papers</h2><ul>{items}</ul>'
+                         "</section>")
+        canonical = self.uri(page, self.env.config._labhandbook.publications_page)
+        parts.append(f'<p><a class="reference internal" href="{esc(canonical)}">'
+                     "All publications</a></p></section>")
+        return "\n".join(parts)
+
+    def metatags(self, key: str) -> str:
+        pub, entry = self.lib.pubs[key], self.entries[key]
+        tags = [meta("citation_title", pub.title)]
+        tags += [meta("citation_author", plain(str(p)))
+                 for p in entry.persons.get("author", [])]
+        if pub.year:
+            tags.append(meta("citation_publication_date", str(pub.year)))
+        venue = venue_of(entry)
+        if pub.kind == "journal":
+            tags.append(meta("citation_journal_title", venue))
+        elif pub.kind in ("conference", "workshop"):
+            tags.append(meta("citation_conference_title", venue))
+        f = entry.fields
+        for field_name, tag in (("volume", "citation_volume"), ("number", "citation_issue")):
+            if f.get(field_name):
+                tags.append(meta(tag, plain(f[field_name])))
+        if f.get("doi"):
+            tags.append(meta("citation_doi", f["doi"].strip()))
+        for label, url in link_targets(f):
+            if label == "PDF":
+                tags.append(meta("citation_pdf_url", url))
+            if label == "arXiv":
+                tags.append(meta("citation_arxiv_id", f["eprint"].strip()))
+        tags.append(json_ld(self.scholarly_article(key)))
+        return "\n".join(tags)
+
+    def scholarly_article(self, key: str) -> dict[str, Any]:
+        pub, entry = self.lib.pubs[key], self.entries[key]
+        base = self.env.config.html_baseurl
+        authors = []
+        for person in entry.persons.get("author", []):
+            item: dict[str, Any] = {"@type": "Person", "name": display_name(person)}
+            slug = self.registry.name_index.get(_norm(person))
+            if slug and base:
+                item["url"] = base.rstrip("/") + "/" + self.builder.get_target_uri(
+                    self.registry.person_doc(slug))
+            authors.append(item)
+        data: dict[str, Any] = {"@context": "https://schema.org", "@type": "ScholarlyArticle",
+                                "headline": pub.title, "name": pub.title, "author": authors}
+        if pub.year:
+            data["datePublished"] = str(pub.year)
+        venue = venue_of(entry)
+        if venue:
+            data["isPartOf"] = {"@type": "Periodical" if pub.kind == "journal" else
+                                "PublicationEvent", "name": venue}
+        same_as = [url for _, url in link_targets(entry.fields)]
+        if same_as:
+            data["sameAs"] = same_as
+        if entry.fields.get("doi"):
+            data["identifier"] = {"@type": "PropertyValue", "propertyID": "DOI",
+                                  "value": entry.fields["doi"].strip()}
+        if pub.keywords:
+            data["keywords"] = list(pub.keywords)
+        return data
+
+
+def _norm(person: Any) -> str:
+    from .registry import normalize_name
+
+    return normalize_name(str(person))
+
+
+def venue_of(entry: Any) -> str:
+    f = entry.fields
+    for key in ("journal", "booktitle", "howpublished", "publisher", "institution"):
+        if f.get(key):
+            return plain(f[key])
+    if f.get("eprint"):
+        return "arXiv preprint"
+    return ""
+
+
+def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Render paper pages whose content changed (or whose file is missing)."""
+    if app.builder.format != "html":
+        return
+    renderer = PaperRenderer(app)
+    written: dict[str, str] = getattr(app.env, WRITTEN_ATTR, {})
+    current: dict[str, str] = {}
+    outdir = Path(app.outdir)
+    for key in renderer.lib.ordered():
+        digest = renderer.digest(key)
+        current[key] = digest
+        target = outdir / (app.builder.get_target_uri(paper_page(key)))
+        if written.get(key) == digest and target.exists():
+            continue
+        context = {"title": renderer.lib.pubs[key].title, "body": renderer.body(key),
+                   "metatags": renderer.metatags(key), "display_toc": False,
+                   "sourcename": "", "lh_paper": key}
+        yield paper_page(key), context, "page.html"
+    setattr(app.env, WRITTEN_ATTR, current)
+    for stale in set(written) - set(current):
+        (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
+
+
+def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                    doctree: Any) -> None:
+    """Add ``Person`` JSON-LD to person pages."""
+    registry = get_registry(app.env)
+    kind, slug = registry.by_docname.get(pagename, (None, ""))
+    if kind != "person":
+        return
+    person = registry.people[slug]
+    data: dict[str, Any] = {"@context": "https://schema.org", "@type": "Person",
+                            "name": person.name, "jobTitle": person.position}
+    aff = person.current_affiliation
+    if aff:
+        data["affiliation"] = {"@type": "Organization", "name": aff.organisation}
+        if aff.url:
+            data["affiliation"]["url"] = aff.url
+    links = [v for k, v in person.links.model_dump().items() if v and k != "email"]
+    if links:
+        data["sameAs"] = links
+    if app.config.html_baseurl:
+        data["url"] = app.config.html_baseurl.rstrip("/") + "/" + app.builder.get_target_uri(
+            pagename)
+    context["metatags"] = context.get("metatags", "") + "\n" + json_ld(data)
+
+
+def setup_papers(app: Sphinx) -> None:
+    app.connect("html-collect-pages", _collect_pages)
+    app.connect("html-page-context", _person_json_ld)
