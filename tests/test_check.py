@@ -484,3 +484,54 @@ def test_fast_name_split_equals_pybtex() -> None:
         if fast is not None:
             assert fast == Name.of(Person(name)), name
             assert str(fast) == str(Person(name)), name
+
+
+# --- the contributor workflow around the checks ----------------------------------------------
+
+
+def test_contributing_explains_every_check() -> None:
+    import re
+
+    from labhandbook.bibcheck import REQUIRED_FIELDS
+    from labhandbook.schema import ROLES
+
+    guide = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    sources = "".join((REPO / "labhandbook" / name).read_text(encoding="utf-8")
+                      for name in ("registry.py", "bibcheck.py", "check.py"))
+    codes = set(re.findall(r"\"((?:bib|conf|frontmatter|page|registry)\.[a-z-]+)\"", sources))
+    codes.discard("conf.py")
+    codes |= {"bib.openreview", "bib.acl"}  # f"bib.{name}"
+    assert len(codes) > 40
+    undocumented = sorted(c for c in codes if f"`[{c}]`" not in guide)
+    assert not undocumented, f"CONTRIBUTING.md does not explain {undocumented}"
+    for kind, required in REQUIRED_FIELDS.items():
+        row = ", ".join(r if isinstance(r, str) else " or ".join(r) for r in required)
+        assert f"| `@{kind}` | {row} |" in guide
+    for role in ROLES:
+        assert f"`{role}`" in guide
+
+
+def test_github_workflow_and_templates() -> None:
+    import yaml
+
+    ci = yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    assert "pull_request" in ci[True]  # YAML reads the key `on` as True
+    steps = [s for job in ci["jobs"].values() for s in job["steps"]]
+    uses = [s.get("uses", "") for s in steps]
+    assert any(u.startswith("actions/checkout@") for u in uses)
+    assert any(u.startswith("actions/setup-python@") for u in uses)
+    runs = [s.get("run", "") for s in steps]
+    assert runs.index("make check") < runs.index("make test")
+    forms = sorted((REPO / ".github/ISSUE_TEMPLATE").glob("*.yml"))
+    names = set()
+    for form in forms:
+        data = yaml.safe_load(form.read_text(encoding="utf-8"))
+        if form.name == "config.yml":
+            continue
+        assert data["name"] and data["description"] and data["body"]
+        names.add(data["name"])
+        ids = [item["id"] for item in data["body"] if "id" in item]
+        assert len(ids) == len(set(ids))
+    assert names == {"Join the lab", "Leave the lab", "Fix a page"}
+    checklist = (REPO / ".github/pull_request_template.md").read_text(encoding="utf-8")
+    assert "- [ ] `make check`" in checklist
