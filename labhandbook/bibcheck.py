@@ -77,6 +77,7 @@ ACL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 EQUALCONTRIB_RE = re.compile(r"^\d+(?:\s*,\s*\d+)*$")
 FIELD_START_RE = re.compile(r"^\s*([A-Za-z][\w.:+-]*)\s*=", re.MULTILINE)
 ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
+COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
 
 
@@ -509,7 +510,7 @@ def _check_gap(text: str, rel: str, previous: tuple[int, int, str | None], end: 
                problems: list[Problem]) -> None:
     """Text between entries is ignored by BibTeX; field-like text there means a stray ``}``."""
     start, previous_end, key = previous
-    match = STRAY_RE.search(text, previous_end, end)
+    match = _stray(text, previous_end, end)
     if not match:
         return
     line = text.count("\n", 0, match.start()) + 1
@@ -521,6 +522,26 @@ def _check_gap(text: str, rel: str, previous: tuple[int, int, str | None], end: 
         rel, line, f"this text is outside any entry: the entry `{key}` was closed early",
         "remove the extra `}` before this line so that the fields stay inside the entry",
         code="bib.braces"))
+
+
+def _stray(text: str, start: int, end: int) -> re.Match[str] | None:
+    """The first field-like line between ``start`` and ``end``, outside ``@comment{...}``."""
+    pos = start
+    while True:
+        match = STRAY_RE.search(text, pos, end)
+        comment = COMMENT_RE.search(text, pos, end)
+        if comment is None or (match is not None and match.start() < comment.start()):
+            return match
+        depth = 0
+        pos = end
+        for brace in _BRACES.finditer(text, comment.end(), end):
+            if brace.group() == "{":
+                depth += 1
+            elif depth == 0:
+                pos = brace.end()
+                break
+            else:
+                depth -= 1
 
 
 def _unbalanced_field(text: str, rel: str, start: int, end: int, key: str | None

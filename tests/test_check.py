@@ -323,6 +323,11 @@ def test_valid_spellings_are_accepted(tmp_path: Path) -> None:
 @article{c2020, author = "Lovelace, Ada", title = "C", journal = eng, year = 2020,
   keywords = {llm,reasoning , ai4science}, url = {https://example.org/a?b=c&d=e}}
 @comment{ anything { goes } here }
+@Comment{jabref-meta: databaseType:bibtex;}
+@comment{an old version:
+  title = {Old},
+}
+% year = 2000,
 """, encoding="utf-8")
     assert check_handbook(root) == []
 
