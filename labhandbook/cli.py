@@ -106,10 +106,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"({_plural(result.hidden, 'more problem')} may only follow from the pages above "
               "that could not be read; fix those first and run the check again)")
     if not result.problems:
-        print(f"labhandbook check: no problems ({read}; {seconds:.1f} s)")
+        print(f"labhandbook check: no problems ({read}; {seconds:.2f} s)")
     elif not failed:
         print(f"labhandbook check: {_plural(warnings, 'warning')}, no errors ({read}; "
-              f"{seconds:.1f} s)")
+              f"{seconds:.2f} s)")
     else:
         counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
         strict = " (warnings count as errors with --strict)" if args.strict and warnings else ""
