@@ -12,6 +12,8 @@ LAB = {
     "tagline": "Large language models, sequence learning and machine learning for science.",
     "repository": "https://github.com/labhandbook/labhandbook",
     "branch": "main",
+    # Where the handbook is published; Read the Docs overrides it with the version's own URL.
+    "site_url": "https://labhandbook.readthedocs.io/en/latest/",
 }
 
 project = LAB["name"]
@@ -23,6 +25,7 @@ extensions = [
     "myst_parser",
     "sphinxcontrib.bibtex",
     "sphinx_design",
+    "sphinx_sitemap",
     "labhandbook",
 ]
 
@@ -80,4 +83,8 @@ html_theme_options = {
 }
 html_last_updated_fmt = None
 # Read the Docs sets the canonical URL of the version being built.
-html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", LAB["site_url"])
+
+# --- Discovery: sitemap.xml (OpenGraph tags come from labhandbook) ------------------------------
+sitemap_url_scheme = "{link}"
+sitemap_show_lastmod = False  # reproducible output: no dates from the clock or git

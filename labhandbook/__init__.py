@@ -29,9 +29,11 @@ def _copy_static(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the extension with Sphinx."""
+    from .charts import setup_charts
     from .config import setup_config
     from .directives import setup_directives
     from .environment import setup_environment
+    from .feeds import setup_feeds
     from .papers import setup_papers
     from .publications import setup_publications
 
@@ -42,6 +44,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_directives(app)
     setup_publications(app)
     setup_papers(app)
+    setup_charts(app)
+    setup_feeds(app)
     app.connect("build-finished", _copy_static)
     app.add_css_file("labhandbook.css")
     return {

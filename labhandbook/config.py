@@ -24,6 +24,7 @@ class LabConfig:
     research_dir: str = "research"
     bib_dir: str = "bib"
     publications_page: str = "publications"
+    news_page: str = "news"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabConfig:

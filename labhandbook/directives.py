@@ -271,8 +271,19 @@ class NewsList(SphinxDirective):
         if slug is not None and slug not in registry.people:
             raise self.error(f"unknown person `{slug}` — use a file name of a page in people/")
         note_tokens(env, [f"person:{slug}"] if slug else ["news"])
-        return [news_list(env, registry, [slug] if slug else list(registry.people),
-                          self.options.get("limit"), show_person=slug is None)]
+        out = [news_list(env, registry, [slug] if slug else list(registry.people),
+                         self.options.get("limit"), show_person=slug is None)]
+        if "limit" not in self.options:
+            out.append(feed_link(f"{slug}.atom" if slug else "news.atom", root=slug is None))
+        return out
+
+
+def feed_link(path: str, root: bool) -> nodes.paragraph:
+    """A link to an Atom feed that labhandbook.feeds writes next to the site."""
+    ref = nodes.reference("", "Follow this news as an Atom feed", refuri=path)
+    if root:
+        ref["lh_root_path"] = path  # made relative to the page when it is written
+    return paragraph(ref, classes=["lh-feed-link"])
 
 
 def news_items(registry: Registry, slugs: list[str]) -> list[tuple[str, str, Any]]:
@@ -295,18 +306,24 @@ def news_list(env: BuildEnvironment, registry: Registry, slugs: list[str], limit
         if item.url:
             para += nodes.Text(" ")
             para += url_link(item.url, "(link)")
-        if item.papers:
+        papers = [paper_link(env, key) for key in item.papers]
+        if papers:
             para += nodes.Text(" — ")
-            para.extend(join(pending_cite(env, key) for key in item.papers))
+            para.extend(join(papers, "; "))
         lst += nodes.list_item("", para)
     return lst
 
 
-def pending_cite(env: BuildEnvironment, key: str) -> nodes.Node:
-    """A link to a paper of the library, resolved like ``{cite:p}`` by sphinxcontrib-bibtex."""
-    return addnodes.pending_xref("", nodes.inline(key, key), refdomain="cite", reftype="p",
-                                 reftarget=key, refdoc=env.docname, refwarn=True,
-                                 refexplicit=False)
+def paper_link(env: BuildEnvironment, key: str) -> nodes.Node:
+    """A link to a paper's page, titled with the paper's title (resolved when written)."""
+    from .publications import get_library
+    from .style import PAPER_SCHEME
+
+    pub = get_library(env).pubs.get(key)
+    if pub is None:  # `check` reports unknown keys in news; the build shows the key as text
+        return nodes.literal(key, key)
+    note_tokens(env, [f"pub:{key}"])
+    return nodes.reference(pub.title, pub.title, refuri=PAPER_SCHEME + key)
 
 
 # --- automatic parts of person and area pages ---------------------------------------------------
@@ -363,6 +380,7 @@ def person_sections(env: BuildEnvironment, document: nodes.document, registry: R
     if person.news:
         sect = section(document, "News", "news")
         sect += news_list(env, registry, [slug], None, show_person=False)
+        sect += feed_link(f"{slug}.atom", root=False)  # written next to the page
         out.append(sect)
     if person.affiliations:
         sect = section(document, "Positions", "positions")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pybtex.database import BibliographyData
 
-from .style import format_entry_text, match_members, plain
+from .style import format_entry_text, match_members, plain, style_fingerprint
 
 if TYPE_CHECKING:
     from pybtex.richtext import Text
@@ -80,8 +80,9 @@ def _int(text: str, default: int = 0) -> int:
     return MONTHS.get(text[:3].lower(), default)
 
 
-def entry_digest(entry: Any, members: list[str | None]) -> str:
-    payload = [entry.type.lower(), sorted((k.lower(), v) for k, v in entry.fields.items()),
+def entry_digest(entry: Any, members: list[str | None], salt: str = "") -> str:
+    """Fingerprint of everything shown for an entry; ``salt`` changes when the style does."""
+    payload = [salt, entry.type.lower(), sorted((k.lower(), v) for k, v in entry.fields.items()),
                {role: [str(p) for p in persons] for role, persons in entry.persons.items()},
                members]
     blob = json.dumps(payload, ensure_ascii=False, sort_keys=True)
@@ -125,12 +126,13 @@ class Library:
 def update_library(old: Library | None, entries: dict[str, Any], registry: Registry) -> Library:
     """Index ``entries`` (key -> pybtex Entry), reusing every record whose digest is unchanged."""
     name_index = registry.name_index
+    salt = style_fingerprint()
     lib = Library()
     old_pubs = old.pubs if old else {}
     old_texts = old.texts if old else {}
     for key, entry in entries.items():
         members = match_members(entry, name_index)
-        digest = entry_digest(entry, members)
+        digest = entry_digest(entry, members, salt)
         previous = old_pubs.get(key)
         if previous is not None and previous.digest == digest and key in old_texts:
             lib.pubs[key], lib.texts[key] = previous, old_texts[key]

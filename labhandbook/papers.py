@@ -270,6 +270,27 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
 
 
+def _open_graph(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                doctree: Any) -> None:
+    """OpenGraph tags on every page, so links shared in chat and social media get a card."""
+    from .config import get_config
+
+    base = app.config.html_baseurl
+    title = html.unescape(nodes.Text(context.get("title") or "").astext())
+    tags = [('og:title', title), ("og:type", "article" if context.get("lh_paper") else
+                                   "website"), ("og:site_name", get_config(app).lab_name)]
+    if base:
+        tags.append(("og:url", base.rstrip("/") + "/" + app.builder.get_target_uri(pagename)))
+    if doctree is not None:
+        first = next(iter(doctree.findall(nodes.paragraph)), None)
+        if first is not None:
+            text = " ".join(first.astext().split())
+            tags.append(("og:description", text if len(text) <= 200 else text[:199] + "…"))
+    markup = "".join(f'\n<meta property="{p}" content="{html.escape(v, quote=True)}" />'
+                     for p, v in tags)
+    context["metatags"] = context.get("metatags", "") + markup
+
+
 def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
                     doctree: Any) -> None:
     """Add ``Person`` JSON-LD to person pages."""
@@ -297,3 +318,4 @@ def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict
 def setup_papers(app: Sphinx) -> None:
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _person_json_ld)
+    app.connect("html-page-context", _open_graph)

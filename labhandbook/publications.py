@@ -24,11 +24,19 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 from sphinxcontrib.bibtex.directives import BibliographyDirective
 
+from .charts import bar_chart, year_counts
 from .config import get_config
 from .directives import paragraph, section
 from .environment import add_token_resolver, get_registry, left_out_bib_files, note_tokens
 from .library import KINDS, Library, update_library
-from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, STYLE_NAME, make_style
+from .style import (
+    PAPER_SCHEME,
+    PAPERS_DIR,
+    PERSON_SCHEME,
+    STYLE_NAME,
+    make_style,
+    style_fingerprint,
+)
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -58,9 +66,12 @@ def _on_builder_inited(app: Sphinx) -> None:
     domain = cast("BibtexDomain", env.get_domain("cite"))
     registry = get_registry(env)
     key = (sorted((str(p), b.mtime) for p, b in domain.bibdata.bibfiles.items()),
-           registry.digest("names"))
+           registry.digest("names"), style_fingerprint())
     old: Library | None = getattr(env, LIBRARY_ATTR, None)
-    if old is None or getattr(env, LIBRARY_KEY_ATTR, None) != key:
+    old_key = getattr(env, LIBRARY_KEY_ATTR, None)
+    if not isinstance(old_key, tuple) or old_key[2:] != key[2:]:
+        old = None  # the style changed: format everything again
+    if old is None or old_key != key:
         lib = update_library(old, dict(domain.bibdata.data.entries), registry)
         setattr(env, LIBRARY_ATTR, lib)
         setattr(env, LIBRARY_KEY_ATTR, key)
@@ -224,6 +235,8 @@ class PublicationIndex(SphinxDirective):
         for key in lib.ordered():
             pub = lib.pubs[key]
             groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+        out.append(bar_chart(year_counts(lib, lib.ordered()), "Publications per year",
+                             "pubs-per-year"))
         out.append(filter_bar(get_registry(env), lib))
         for year, kinds in groups.items():
             label = str(year) if year else "Undated"
@@ -264,9 +277,14 @@ def _page_sections(app: Sphinx, doctree: nodes.document, kind: str,
     if kind == "person":
         intro += nodes.Text(" ")
         link = nodes.reference("", "Download as BibTeX", refuri="#",
-                               classes=["lh-bib-download"], lh_download=f"{slug}.bib")
+                               classes=["lh-bib-download"],
+                               lh_root_path=f"{DOWNLOADS}/{slug}.bib")
         intro += link
     sect += intro
+    if kind == "person":
+        name = registry.people[slug].name
+        sect += bar_chart(year_counts(lib, keys), f"Publications of {name} per year",
+                          "person-pubs-per-year")
     sect.extend(grouped_by_year(env, doctree, lib, keys, "pubs"))
     return [sect]
 
@@ -304,9 +322,9 @@ class PlaceCitations(SphinxPostTransform):
                 ref["internal"] = True
                 if uri.startswith(PERSON_SCHEME):
                     ref["classes"].append("lh-member")
-            elif ref.get("lh_download"):
-                path = f"{DOWNLOADS}/{ref['lh_download']}"
-                ref["refuri"] = relative_uri(builder.get_target_uri(docname), path)
+            elif ref.get("lh_root_path"):  # a generated file, relative to the site's root
+                ref["refuri"] = relative_uri(builder.get_target_uri(docname),
+                                             ref["lh_root_path"])
         slots = list(self.document.findall(
             lambda n: isinstance(n, nodes.container) and "lh-pub-slot" in n["classes"]))
         if not slots:

@@ -32,6 +32,14 @@ STYLE_NAME = "labhandbook"
 _BRACES = re.compile(r"[{}]")
 
 
+def style_fingerprint() -> str:
+    """Changes whenever this module changes, so cached formatted entries are never stale."""
+    from hashlib import blake2b
+    from pathlib import Path
+
+    return blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+
+
 def plain(value: str) -> str:
     """Field text for display: LaTeX decoded only when a macro is present, braces dropped."""
     if "\\" in value or "~" in value or "--" in value:

@@ -1,0 +1,135 @@
+"""Discovery: news feeds, paper pages with scholarly metadata, charts, OpenGraph, sitemap."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import feedparser
+import pybtex.database
+import pytest
+
+from conftest import REPO, ROOTS, copy_project, sphinx_build
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    src = copy_project(ROOTS / "test-publications", tmp_path_factory.mktemp("disc") / "src")
+    build = sphinx_build(src, src.parent / "out")
+    assert build.warnings == ""
+    return build
+
+
+def library(build) -> pybtex.database.BibliographyData:
+    data = pybtex.database.BibliographyData()
+    for path in sorted((build.srcdir / "bib").glob("*.bib")):
+        for key, entry in pybtex.database.parse_file(path).entries.items():
+            data.add_entry(key, entry)
+    return data
+
+
+def test_lab_feed_is_valid_atom_newest_first(built) -> None:
+    feed = feedparser.parse((built.outdir / "news.atom").read_bytes())
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10"
+    titles = [e.title for e in feed.entries]
+    assert titles == ["Lijun Wu: Dropout Twice was accepted <b>at</b> NeurIPS.",
+                      "Jörg Müller: Jörg presented umlauts.",
+                      "Lijun Wu: A study of reinforcement learning for translation appeared."]
+    assert feed.entries[0].updated.startswith("2021-09-30")
+    assert feed.entries[2].link == "https://example.org/rl"
+    assert "Dropout Twice" in feed.entries[0].content[0].value  # the paper it mentions
+    assert feed.feed.updated.startswith("2021-09-30")  # from the items, not the clock
+
+
+def test_person_feed_has_only_their_news(built) -> None:
+    feed = feedparser.parse((built.outdir / "people/jorg-muller.atom").read_bytes())
+    assert not feed.bozo
+    assert [e.title for e in feed.entries] == ["Jörg presented umlauts."]
+    page = built.soup("people/jorg-muller.html")
+    alternates = {link["href"] for link in page.find_all("link", rel="alternate")}
+    assert alternates == {"../news.atom", "jorg-muller.atom"}
+
+
+def test_news_page_links_people_and_papers_and_escapes_text(built) -> None:
+    soup = built.soup("news.html").find("article")
+    first = soup.select("ul.lh-news li")[0]
+    hrefs = [a["href"] for a in first.find_all("a")]
+    assert hrefs == ["people/lijun-wu.html", "papers/wu2021drop.html"]
+    assert "<b>at</b>" in first.get_text()  # shown as text, never as markup
+    assert first.find("b") is None
+
+
+def test_every_paper_has_a_page(built) -> None:
+    keys = set(library(built).entries)
+    pages = {p.stem for p in (built.outdir / "papers").glob("*.html")}
+    assert keys == pages
+
+
+def test_paper_page_meta_tags_and_json_ld_match_the_bib(built) -> None:
+    entry = library(built).entries["wu2021drop"]
+    soup = built.soup("papers/wu2021drop.html")
+    metas = [(m["name"], m["content"]) for m in soup.find_all("meta", attrs={"name": True})
+             if m["name"].startswith("citation_")]
+    authors = [str(p) for p in entry.persons["author"]]
+    assert [c for n, c in metas if n == "citation_author"] == authors
+    assert ("citation_title", entry.fields["title"]) in metas
+    assert ("citation_publication_date", entry.fields["year"]) in metas
+    assert ("citation_conference_title", entry.fields["booktitle"]) in metas
+    data = json.loads(soup.find("script", type="application/ld+json").string)
+    assert data["@type"] == "ScholarlyArticle"
+    assert data["headline"] == entry.fields["title"]
+    assert [a["name"] for a in data["author"]] == ["Xiaobo Liang", "Lijun Wu", "Zhen Wu"]
+    assert data["datePublished"] == "2021"
+    assert "https://arxiv.org/abs/2106.14448" in data["sameAs"]
+    body = soup.find("article")
+    assert body.select_one("a.lh-member")["href"] == "../people/lijun-wu.html"
+    assert body.select_one("button.lh-bibtex-button")["data-bibtex"].startswith(
+        "@inproceedings{wu2021drop,")
+    assert [a.get_text() for a in body.select("#research-areas a")] == ["Machine translation"]
+    assert [a["href"] for a in body.select("#related a")] == ["wu2018rl.html"]
+
+
+def test_doi_meta_tag(built) -> None:
+    soup = built.soup("papers/wu2018rl.html")
+    assert soup.find("meta", attrs={"name": "citation_doi"})["content"] == "10.18653/v1/D18-1397"
+    assert soup.find("meta", attrs={"name": "citation_journal_title"})["content"] == \
+        "Journal of Translation"
+
+
+def test_person_json_ld(built) -> None:
+    soup = built.soup("people/lijun-wu.html")
+    scripts = [json.loads(s.string) for s in soup.find_all("script", type="application/ld+json")]
+    person = next(s for s in scripts if s["@type"] == "Person")
+    assert person["name"] == "Lijun Wu"
+
+
+def chart_numbers(svg_desc: str) -> dict[int, int]:
+    return {int(y): int(n) for y, n in re.findall(r"(\d{4}): (\d+)", svg_desc)}
+
+
+def test_charts_match_the_library(built) -> None:
+    data = library(built)
+    desc = built.soup("publications.html").select_one("#pubs-per-year desc").get_text()
+    counts: dict[int, int] = {}
+    for entry in data.entries.values():
+        counts[int(entry.fields["year"])] = counts.get(int(entry.fields["year"]), 0) + 1
+    full = {y: counts.get(y, 0) for y in range(min(counts), max(counts) + 1)}
+    assert chart_numbers(desc) == full
+    bars = built.soup("publications.html").select("#pubs-per-year rect.lh-bar")
+    assert len(bars) == len(full)
+    person = built.soup("people/lijun-wu.html").select_one("#person-pubs-per-year desc")
+    assert chart_numbers(person.get_text()) == {2018: 1, 2019: 0, 2020: 0, 2021: 1}
+
+
+def test_open_graph_and_sitemap_on_the_real_handbook(handbook) -> None:
+    soup = handbook.soup("people/lijun-wu.html")
+    og = {m["property"]: m["content"] for m in soup.find_all("meta", property=True)}
+    assert og["og:title"] == "Lijun Wu"
+    assert og["og:url"].endswith("/people/lijun-wu.html")
+    sitemap = (handbook.outdir / "sitemap.xml").read_text()
+    assert "people/lijun-wu.html" in sitemap and "papers/" in sitemap
+    collab = handbook.soup("research/index.html").select_one("#collaboration desc").get_text()
+    for name in ("Lijun Wu", "Xinyu Zhao", "Yifei Shen"):
+        assert name in collab
+    assert (REPO / "news.md").exists() and (handbook.outdir / "news.atom").exists()
