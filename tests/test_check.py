@@ -393,11 +393,11 @@ def test_thousands_of_entries_in_well_under_a_second(tmp_path: Path) -> None:
     (root / "bib" / "big.bib").write_text("\n".join(entries), encoding="utf-8")
     lab = LabConfig.from_dict({"lab_name": "Check lab"})
     registry, _ = load_registry(root, lab)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: steady on a busy machine
     problems = check_library(root, lab, registry)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert problems == []
-    assert elapsed < 1.5, f"{elapsed:.2f} s for 3000 entries"
+    assert elapsed < 1.0, f"{elapsed:.2f} s for 3000 entries"  # about 0.2 s
     result = run_check(root)
     assert result.entries == 3003
 
