@@ -29,9 +29,9 @@ from pybtex.textutils import normalize_whitespace
 from pybtex.utils import CaseInsensitiveDict
 
 from .config import LabConfig
-from .library import KINDS
+from .library import KINDS, split_keywords
 from .problems import Problem
-from .registry import Registry, normalize_name
+from .registry import Registry, name_key, normalize_name
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -79,20 +79,6 @@ FIELD_START_RE = re.compile(r"^\s*([A-Za-z][\w.:+-]*)\s*=", re.MULTILINE)
 ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
-
-
-def split_keywords(value: str) -> list[str]:
-    """The tags of a ``keywords`` field, as the library reads them: comma-separated, exact."""
-    return [kw.strip() for kw in value.split(",") if kw.strip()]
-
-
-def name_key(person: Person | Name) -> str:
-    """The key under which :attr:`Registry.name_index` knows a parsed BibTeX name.
-
-    The same as the publication style's matching: "Lijun Wu", "Wu, Lijun" and "{Wu}, Lijun"
-    all give ``wu|lijun``.
-    """
-    return normalize_name(str(person))
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def _line_of(conf: Path, name: str) -> int:
     return 1
 
 
-def _hide_cascades(problems: list[Problem], lab: LabConfig) -> tuple[list[Problem], int]:
+def hide_cascades(problems: list[Problem], lab: LabConfig) -> tuple[list[Problem], int]:
     """Leave out the problems that are only consequences of a page that failed to load."""
     broken: dict[str, set[str]] = {"research": set(), "people": set()}
     for p in problems:
@@ -137,7 +137,7 @@ def run_check(root: Path) -> CheckResult:
     registry, problems = load_registry(root, lab)
     library_problems, library = check_library_and_count(root, lab, registry)
     problems = problems + library_problems
-    problems, hidden = _hide_cascades(problems, lab)
+    problems, hidden = hide_cascades(problems, lab)
     problems.sort(key=lambda p: (p.path, p.line))
     return CheckResult(problems, people=len(registry.people), areas=len(registry.areas),
                        entries=len(library.entries), bib_files=len(library.files), hidden=hidden)

@@ -160,7 +160,9 @@ def _on_builder_inited(app: Sphinx) -> None:
     if not hasattr(env, DEPS_ATTR):
         setattr(env, DEPS_ATTR, {})
     # The build reports exactly the errors `labhandbook check` reports, in the same words.
-    report(app, problems + _library_problems(app, registry))
+    from .check import hide_cascades
+
+    report(app, hide_cascades(problems + _library_problems(app, registry), get_config(app))[0])
 
 
 def setup_environment(app: Sphinx) -> None:

@@ -54,6 +54,11 @@ class Pub:
         return (-self.year, -self.month, self.key)
 
 
+def split_keywords(value: str) -> list[str]:
+    """The tags of a ``keywords`` field: comma-separated, exact (shared with ``check``)."""
+    return [kw.strip() for kw in value.split(",") if kw.strip()]
+
+
 def _kind(entry: Any) -> str:
     explicit = entry.fields.get("pubtype", "").strip().lower()
     if explicit in KINDS:
@@ -91,7 +96,7 @@ def entry_digest(entry: Any, members: list[str | None], salt: str = "") -> str:
 
 def make_pub(entry: Any, members: list[str | None], digest: str) -> Pub:
     f = entry.fields
-    keywords = tuple(k.strip() for k in f.get("keywords", "").split(",") if k.strip())
+    keywords = tuple(split_keywords(f.get("keywords", "")))
     bibtex = BibliographyData(entries={entry.key: entry}).to_string("bibtex").strip()
     return Pub(
         key=entry.key, year=_int(f.get("year", "")), month=_int(f.get("month", "")),

@@ -219,6 +219,12 @@ def normalize_name(name: str) -> str:
     return f"{last.strip().casefold()}|{first.strip().casefold()}"
 
 
+def name_key(person: Any) -> str:
+    """The key under which :attr:`Registry.name_index` knows a parsed BibTeX name
+    (a pybtex ``Person``): "Lijun Wu", "Wu, Lijun" and "{Wu}, Lijun" all give ``wu|lijun``."""
+    return normalize_name(str(person))
+
+
 # --- the registry -------------------------------------------------------------------------------
 
 

@@ -104,6 +104,16 @@ Text = Annotated[str, BeforeValidator(_text)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        """``links:`` with nothing under it means "no links", not an error."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if v is not None or (k in cls.model_fields and
+                                         cls.model_fields[k].is_required())}
+        return data
+
 
 class Span(_Strict):
     """Something with a start and an optional end (``to`` omitted means: until now)."""

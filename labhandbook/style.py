@@ -22,7 +22,7 @@ from pybtex.richtext import HRef, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
 
-from .registry import normalize_name
+from .registry import name_key
 
 PERSON_SCHEME = "labhandbook:person/"
 PAPER_SCHEME = "labhandbook:paper/"
@@ -67,7 +67,7 @@ def equal_positions(entry: Any) -> set[int]:
 
 def match_members(entry: Any, name_index: Mapping[str, str]) -> list[str | None]:
     """For each author, the member slug it names (or None): exact spelling variants only."""
-    return [name_index.get(normalize_name(str(p))) for p in entry.persons.get("author", [])]
+    return [name_index.get(name_key(p)) for p in entry.persons.get("author", [])]
 
 
 def _join_names(names: list[Text]) -> Text:
