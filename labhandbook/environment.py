@@ -162,7 +162,11 @@ def _on_builder_inited(app: Sphinx) -> None:
     # The build reports exactly the errors `labhandbook check` reports, in the same words.
     from .check import hide_cascades
 
-    report(app, hide_cascades(problems + _library_problems(app, registry), get_config(app))[0])
+    problems = hide_cascades(problems + _library_problems(app, registry), get_config(app))[0]
+    report(app, problems)
+    unreadable = sorted({p.path for p in problems if p.code == "page.encoding"})
+    if unreadable:  # Sphinx would stop with a traceback reading them; their error is reported
+        app.config.exclude_patterns = [*app.config.exclude_patterns, *unreadable]
 
 
 def setup_environment(app: Sphinx) -> None:

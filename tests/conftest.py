@@ -37,6 +37,7 @@ class Build:
     outdir: Path
     warnings: str
     status: str
+    exit: int = 0
 
     def html(self, page: str) -> str:
         return (self.outdir / page).read_text(encoding="utf-8")
@@ -71,7 +72,7 @@ def _build(srcdir: Path, outdir: Path, warning: io.StringIO, status: io.StringIO
     )
     app.build()
     return Build(srcdir, outdir / builder, strip_escape_sequences(warning.getvalue()),
-                 strip_escape_sequences(status.getvalue()))
+                 strip_escape_sequences(status.getvalue()), app.statuscode)
 
 
 def cli_build(srcdir: Path, outdir: Path) -> Build:

@@ -16,7 +16,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -373,7 +372,8 @@ def test_github_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "::error file=handbook/bib/papers.bib,line=6,title=labhandbook check::the `doi`" in out
 
 
-def test_thousands_of_entries_in_well_under_a_second(tmp_path: Path) -> None:
+def test_thousands_of_entries_are_read_without_problems(tmp_path: Path) -> None:
+    """Correctness at scale; the speed is measured by `make bench`, not asserted here."""
     root = make_handbook(None, tmp_path)
     entries = []
     for i in range(3000):
@@ -393,11 +393,8 @@ def test_thousands_of_entries_in_well_under_a_second(tmp_path: Path) -> None:
     (root / "bib" / "big.bib").write_text("\n".join(entries), encoding="utf-8")
     lab = LabConfig.from_dict({"lab_name": "Check lab"})
     registry, _ = load_registry(root, lab)
-    started = time.process_time()  # CPU time: steady on a busy machine
     problems = check_library(root, lab, registry)
-    elapsed = time.process_time() - started
     assert problems == []
-    assert elapsed < 1.0, f"{elapsed:.2f} s for 3000 entries"  # about 0.2 s
     result = run_check(root)
     assert result.entries == 3003
 
