@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_check import CASES, Case, make_handbook, tree_digest
-
 from conftest import sphinx_build
+from test_check import CASES, Case, make_handbook, tree_digest
 
 #: conf.py mistakes stop Sphinx before any extension runs; `check` covers them.
 BUILD_CASES = [c for c in CASES if c.severity == "error" and not c.id.startswith("conf-")]
