@@ -8,7 +8,6 @@ import re
 import feedparser
 import pybtex.database
 import pytest
-
 from conftest import REPO, ROOTS, copy_project, sphinx_build
 
 
