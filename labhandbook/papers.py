@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from .registry import Registry
 
-WRITTEN_ATTR = "labhandbook_paper_pages"
+STATE_FILE = "labhandbook-paper-pages.json"
 RELATED = 5
 
 
@@ -66,6 +66,11 @@ class PaperRenderer:
         domain = cast("BibtexDomain", self.env.get_domain("cite"))
         self.entries = domain.bibdata.data.entries
         self._area_keys: dict[str, list[str]] = {}
+        # The navigation every page shows: when it changes, paper pages are rendered again.
+        nav = [(doc, self.env.titles[doc].astext()) for doc in sorted(self.env.titles)]
+        nav_blob = json.dumps([nav, sorted((k, sorted(v)) for k, v in
+                                           self.env.toctree_includes.items())])
+        self.site = hashlib.blake2b(nav_blob.encode(), digest_size=8).hexdigest()
 
     def area_keys(self, slug: str) -> list[str]:
         """Keys of an area's papers, newest first (computed once per build)."""
@@ -87,7 +92,7 @@ class PaperRenderer:
     def digest(self, key: str) -> str:
         """Everything the page shows: the entry, its related papers, area titles, people."""
         pub = self.lib.pubs[key]
-        parts = [pub.digest, [self.lib.pubs[k].digest for k in self.related(pub)],
+        parts = [self.site, pub.digest, [self.lib.pubs[k].digest for k in self.related(pub)],
                  [(s, self.registry.areas[s].title) for s in areas_of(self.registry, pub)],
                  [(m, self.registry.people[m].name) for m in pub.members]]
         blob = json.dumps(parts, ensure_ascii=False)
@@ -252,7 +257,13 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     if app.builder.format != "html":
         return
     renderer = PaperRenderer(app)
-    written: dict[str, str] = getattr(app.env, WRITTEN_ATTR, {})
+    # The environment is pickled before pages are written, so the record of what was
+    # rendered lives next to it in the doctree folder (build state, not source).
+    state = Path(app.doctreedir, STATE_FILE)
+    try:
+        written: dict[str, str] = json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        written = {}
     current: dict[str, str] = {}
     outdir = Path(app.outdir)
     for key in renderer.lib.ordered():
@@ -265,7 +276,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                    "metatags": renderer.metatags(key), "display_toc": False,
                    "sourcename": "", "lh_paper": key}
         yield paper_page(key), context, "page.html"
-    setattr(app.env, WRITTEN_ATTR, current)
+    state.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
     for stale in set(written) - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
 
