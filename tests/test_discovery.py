@@ -132,3 +132,23 @@ def test_open_graph_and_sitemap_on_the_real_handbook(handbook) -> None:
     for name in ("Lijun Wu", "Xinyu Zhao", "Yifei Shen"):
         assert name in collab
     assert (REPO / "news.md").exists() and (handbook.outdir / "news.atom").exists()
+
+
+def test_paper_pages_are_rendered_only_when_they_change(tmp_path) -> None:
+    from conftest import cli_build
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    first = cli_build(src, tmp_path / "out")
+    assert first.warnings == ""
+    pages = sorted((tmp_path / "out/html/papers").glob("*.html"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in pages}
+    cli_build(src, tmp_path / "out")
+    assert {p.name: p.stat().st_mtime_ns for p in pages} == stamps  # no change: none rendered
+    bib = src / "bib" / "b.bib"
+    bib.write_text(bib.read_text().replace("Umlauts in Molecules", "Umlauts in Big Molecules"))
+    third = cli_build(src, tmp_path / "out")
+    assert third.warnings == ""
+    changed = {p.name for p in pages if p.stat().st_mtime_ns != stamps[p.name]}
+    # the edited paper, and the one whose "related papers" shows its title
+    assert changed == {"mueller2019umlaut.html", "wu2019ws.html"}
+    assert "Umlauts in Big Molecules" in (tmp_path / "out/html/papers/wu2019ws.html").read_text()
