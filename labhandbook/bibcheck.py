@@ -79,6 +79,16 @@ FIELD_START_RE = re.compile(r"^\s*([A-Za-z][\w.:+-]*)\s*=", re.MULTILINE)
 ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
+#: A key is the address of its paper's page (papers/<key>.html): letters, digits, ``_.:+-``,
+#: and ``/`` between parts (DBLP keys); never a quote, ``<``, ``#``, ``..`` or a space.
+KEY_PART_RE = re.compile(r"[\w.:+-]+")
+
+
+def safe_key(key: str) -> bool:
+    """Whether ``key`` can name a page: no character that leaves the papers folder, ends a URL
+    or an HTML/JavaScript string (the theme writes the page name into an inline script)."""
+    return all(KEY_PART_RE.fullmatch(part) and part not in (".", "..")
+               for part in key.split("/"))
 
 
 @dataclass(frozen=True)
@@ -683,6 +693,10 @@ class _Checker:
 
     # one entry
     def entry(self, e: BibEntry) -> None:
+        if not safe_key(e.key):
+            self.add(e, None, f"the key {e.where} cannot be the address of the paper's page",
+                     "use letters, digits and `_ - . : +` (and `/` between parts), e.g. "
+                     "wu2024scaling", "html.unsafe-key")
         required = REQUIRED_FIELDS.get(e.type)
         if required is None:
             alias = TYPE_ALIASES.get(e.type)

@@ -25,6 +25,9 @@ class LabConfig:
     bib_dir: str = "bib"
     publications_page: str = "publications"
     news_page: str = "news"
+    #: Raw HTML in pages may hold ``<script>``, ``on...=`` handlers and ``javascript:`` links.
+    #: Off by default: ``check`` and the build report them, so a pull request cannot add script.
+    allow_raw_html_scripts: bool = False
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabConfig:
@@ -36,8 +39,14 @@ class LabConfig:
                 f"conf.py: unknown key(s) in `{CONFIG_NAME}`: {', '.join(unknown)} — "
                 f"use one of: {', '.join(sorted(known))}"
             )
+        types = {f.name: f.type for f in fields(cls)}
         for key, value in raw.items():
-            if not isinstance(value, str) or not value.strip():
+            if types[key] in (bool, "bool"):
+                if not isinstance(value, bool):
+                    raise ConfigError(
+                        f"conf.py: `{CONFIG_NAME}[{key!r}]` must be True or False"
+                    )
+            elif not isinstance(value, str) or not value.strip():
                 raise ConfigError(
                     f"conf.py: `{CONFIG_NAME}[{key!r}]` must be a non-empty string"
                 )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from docutils import nodes
 from sphinx.util.osutil import relative_uri
 
+from .bibcheck import safe_key
 from .environment import get_registry
 from .library import KINDS, Library, Pub
 from .publications import BACKEND, get_library
@@ -87,7 +88,9 @@ class PaperRenderer:
         return self.lib.ordered(list(candidates))[:RELATED]
 
     def uri(self, page: str, target: str) -> str:
-        return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
+        uri = relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
+        # "Wu:2024.html" would read as an address with the scheme "wu:" (keys may hold ':')
+        return "./" + uri if ":" in uri.split("/")[0] else uri
 
     def digest(self, key: str) -> str:
         """Everything the page shows: the entry, its related papers, area titles, people."""
@@ -267,6 +270,8 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     current: dict[str, str] = {}
     outdir = Path(app.outdir)
     for key in renderer.lib.ordered():
+        if not safe_key(key):  # `check` reports it: its page would leave the papers folder
+            continue
         digest = renderer.digest(key)
         current[key] = digest
         target = outdir / (app.builder.get_target_uri(paper_page(key)))
@@ -277,7 +282,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                    "sourcename": "", "lh_paper": key}
         yield paper_page(key), context, "page.html"
     state.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
-    for stale in set(written) - set(current):
+    for stale in {k for k in written if safe_key(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
 
 
