@@ -152,6 +152,8 @@ _ENTITY = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)
 #: Directives whose content is not Markdown.
 _NOT_MARKDOWN = {"code", "code-block", "sourcecode", "code-cell", "literalinclude", "math",
                  "toctree", "csv-table", "mermaid", "graphviz", "publications", "bibliography"}
+#: Characters of a file name that would end a string of the page's HTML or inline script.
+_UNSAFE_NAME = re.compile(r"[\"'<>\\&`\x00-\x1f]")
 _RST_RAW = re.compile(r"^(\s*)\.\.\s+raw::\s*(.*)$")
 _DEFAULT_EXTENSIONS = ("colon_fence", "deflist")
 
@@ -296,8 +298,6 @@ def find_pages(root: Path, exclude: Iterable[str] = (), include: Iterable[str] =
 def raw_html_problems(root: Path, lab: LabConfig, config: Config) -> list[Problem]:
     """:func:`page_problems` of every page Sphinx builds (``config``: conf.py as Sphinx reads
     it; shared by ``check`` and the build)."""
-    if lab.allow_raw_html_scripts:
-        return []
     exclude = [*config.exclude_patterns, *config.templates_path, *config.html_static_path,
                *config.html_extra_path]
     return page_problems(root, lab, find_pages(root, exclude, config.include_patterns),
@@ -306,16 +306,24 @@ def raw_html_problems(root: Path, lab: LabConfig, config: Config) -> list[Proble
 
 def page_problems(root: Path, lab: LabConfig, pages: Iterable[str],
                   extensions: Iterable[str] | None = None) -> list[Problem]:
-    """Raw HTML in ``pages`` that would run script on the site: ``<script>``, ``on...=``
-    handlers, ``javascript:`` addresses. Code blocks and inline code are not looked at."""
-    if lab.allow_raw_html_scripts:
-        return []
+    """What in ``pages`` would put script on the site: raw HTML with ``<script>``, ``on...=``
+    handlers or ``javascript:`` addresses (code blocks and inline code are not looked at;
+    ``allow_raw_html_scripts`` turns this off), and file names that would end a string of
+    the page's HTML or inline script."""
     try:
         parser = _markdown_parser(tuple(sorted(set(extensions or _DEFAULT_EXTENSIONS))))
     except TypeError:  # not a list of names: Sphinx reports it
         parser = _markdown_parser(_DEFAULT_EXTENSIONS)
     problems = []
+    registry_folders = {lab.people_dir, lab.research_dir}  # the registry names those files
     for rel in pages:
+        if _UNSAFE_NAME.search(rel) and str(Path(rel).parent) not in registry_folders:
+            problems.append(Problem(rel, 1, f"the file name {rel!r} has a character that is "
+                                    "unsafe in a web address",
+                                    "rename the file: lowercase words joined by '-', e.g. "
+                                    "lab-retreat.md", code="html.unsafe-name"))
+        if lab.allow_raw_html_scripts:
+            continue
         try:
             text = (root / rel).read_bytes().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError):
