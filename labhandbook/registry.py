@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import re
+import reprlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,7 +49,13 @@ class Page:
 
     def line_of(self, loc: Iterable[str | int]) -> int:
         """The file line of the value at ``loc`` (keys and list indexes), or of its parent."""
-        node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        try:
+            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except RecursionError:  # deeply nested: locate the top-level key by its text
+            top = str(next(iter(loc), ""))
+            lines = self.text.split("\n")
+            return self.first_line + next(
+                (i for i, text in enumerate(lines) if text.startswith(f"{top}:")), 0)
         line = node.start_mark.line if node is not None else 0
         for part in loc:
             child = None
@@ -101,7 +108,15 @@ def read_page(root: Path, path: Path) -> Page:
         )
     text = source[fences[0].end() + 1 : fences[1].start()]
     try:
-        data = yaml.load(text, Loader=_Loader)
+        # libyaml nests in C and crashes the interpreter on ~50 000 levels (100 KB of "- - -");
+        # long text is read by the Python parser, which raises RecursionError instead.
+        data = yaml.load(text, Loader=_Loader if len(text) < 10_000 else yaml.SafeLoader)
+    except RecursionError:
+        raise PageError(
+            Problem(rel, 2, "the front matter is nested too deeply to be read",
+                    "write one `key: value` per line; lists and mappings a few levels deep",
+                    code="frontmatter.yaml")
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         context = getattr(err, "context", None) or ""
@@ -161,6 +176,11 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
     return names
 
 
+#: A bounded repr: YAML aliases can make a value of billions of elements out of a few lines.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist = 1, 60, 60, 4
+
+
 def validation_problems(page: Page, model: type[BaseModel], err: ValidationError) -> list[Problem]:
     """Turn pydantic's errors into located, actionable problems."""
     problems = []
@@ -182,7 +202,7 @@ def validation_problems(page: Page, model: type[BaseModel], err: ValidationError
         elif kind == "literal_error":
             expected = e.get("ctx", {}).get("expected", "")
             problems.append(Problem(page.path, page.line_of(loc),
-                                    f"`{where}` cannot be {e['input']!r}",
+                                    f"`{where}` cannot be {_SHORT.repr(e['input'])}",
                                     f"use one of: {expected.replace(chr(39), '')}",
                                     code="frontmatter.not-allowed"))
         else:
