@@ -1,0 +1,1 @@
+"""Reader-facing tests: the built handbook in a real browser (Debian's chromium, Playwright)."""
