@@ -218,9 +218,12 @@ def _markdown_parser(extensions: tuple[str, ...]) -> Any:
     return create_md_parser(config, RendererHTML)
 
 
-def _html_in_markdown(text: str, first_line: int, parser: Any
+def _html_in_markdown(text: str, first_line: int, parser: Any, depth: int = 0
                       ) -> Iterator[tuple[int, str]]:
     """Every piece of raw HTML in MyST ``text`` with its 1-based line (code is skipped)."""
+    if depth > 50:  # directives nested deeper than anyone writes: all of it counts as HTML
+        yield first_line, text
+        return
     for token in parser.parse(text):
         line = first_line + (token.map[0] if token.map else 0)
         if token.type == "html_block":
@@ -242,7 +245,7 @@ def _html_in_markdown(text: str, first_line: int, parser: Any
             elif name == "eval-rst":
                 yield from _html_in_rst(token.content, line + 1)
             elif name not in _NOT_MARKDOWN:
-                yield from _html_in_markdown(token.content, line + 1, parser)
+                yield from _html_in_markdown(token.content, line + 1, parser, depth + 1)
         elif token.type == "front_matter":
             yield from _html_in_substitutions(token.content, parser)
 
@@ -267,9 +270,11 @@ def _html_in_substitutions(front_matter: str, parser: Any) -> Iterator[tuple[int
     """MyST renders ``myst: substitutions:`` of a page's front matter as Markdown."""
     import yaml
 
+    if "substitutions" not in front_matter:
+        return
     try:
         data = yaml.safe_load(front_matter)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return  # the registry or MyST reports it
     myst = data.get("myst") if isinstance(data, dict) else None
     subs = myst.get("substitutions") if isinstance(myst, dict) else None

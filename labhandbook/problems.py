@@ -6,10 +6,13 @@ is identical wherever a mistake is found.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+#: Characters that would break the one-line message (or drive a terminal): shown escaped.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, order=True)
@@ -22,6 +25,15 @@ class Problem:
     hint: str  #: what to do about it
     severity: Severity = "error"
     code: str = "labhandbook"  #: stable identifier, e.g. ``frontmatter.unknown-key``
+
+    def __post_init__(self) -> None:
+        # Messages quote what was written (a YAML key, a value); a newline or an escape
+        # sequence in it would break the `path:line: ...` line of the output.
+        for name in ("message", "hint"):
+            value = getattr(self, name)
+            if _CONTROL.search(value):
+                escaped = _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)
+                object.__setattr__(self, name, escaped)
 
     @property
     def text(self) -> str:

@@ -47,6 +47,11 @@ class Page:
     text: str  #: the YAML text of the front matter
     first_line: int  #: file line of the first YAML line (the line after ``---``)
 
+    def _line(self, mark: yaml.Mark) -> int:
+        """The 0-based line of ``mark`` counted in ``\n`` only (YAML also breaks lines at
+        U+0085, U+2028 and U+2029; editors and GitHub do not)."""
+        return self.text.count("\n", 0, mark.index)
+
     def line_of(self, loc: Iterable[str | int]) -> int:
         """The file line of the value at ``loc`` (keys and list indexes), or of its parent."""
         try:
@@ -56,18 +61,18 @@ class Page:
             lines = self.text.split("\n")
             return self.first_line + next(
                 (i for i, text in enumerate(lines) if text.startswith(f"{top}:")), 0)
-        line = node.start_mark.line if node is not None else 0
+        line = self._line(node.start_mark) if node is not None else 0
         for part in loc:
             child = None
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     if key.value == part:
-                        line, child = key.start_mark.line, value
+                        line, child = self._line(key.start_mark), value
                         break
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
                 if 0 <= part < len(node.value):
                     child = node.value[part]
-                    line = child.start_mark.line
+                    line = self._line(child.start_mark)
             if child is None:
                 break
             node = child
@@ -122,7 +127,7 @@ def read_page(root: Path, path: Path) -> Page:
         context = getattr(err, "context", None) or ""
         if context.startswith(("while parsing a flow", "while scanning a quoted")):
             mark = err.context_mark or mark  # an unclosed [ { or quote: point at where it opens
-        line = 2 + (mark.line if mark else 0)
+        line = 2 + (text.count("\n", 0, mark.index) if mark else 0)
         what = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise PageError(
             Problem(rel, line, f"the front matter is not valid YAML ({what})",
