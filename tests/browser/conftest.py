@@ -12,6 +12,7 @@ with one line naming what to install, so ``make test`` passes for a newcomer wit
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -51,6 +52,46 @@ def missing(what: str) -> NoReturn:
     if CI:
         pytest.fail(what, pytrace=False)
     pytest.skip(what)
+
+
+def chromium_executable() -> str | None:
+    """Debian's chromium; ``$CHROMIUM``, when set, names the one to use instead."""
+    override = os.environ.get("CHROMIUM")
+    candidates = [override] if override else [shutil.which("chromium"), "/usr/bin/chromium"]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+NO_CHROMIUM = ("browser tests need Debian's chromium: install the package with "
+               "`sudo apt-get install chromium`")
+NO_PLAYWRIGHT = ("browser tests need Playwright for Python: run `make venv` "
+                 "(or `.venv/bin/pip install playwright`)")
+NO_NPM = ("the accessibility tests need npm (for axe-core): install it with "
+          "`sudo apt-get install npm`")
+
+@functools.cache
+def browser_missing() -> str | None:
+    """What is missing to drive the browser, if anything."""
+    if chromium_executable() is None:
+        return NO_CHROMIUM
+    if importlib.util.find_spec("playwright") is None:
+        return NO_PLAYWRIGHT
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Outside CI, browser tests on a machine without the browser (or npm, for axe-core) are
+    skipped here, before any fixture runs, so that ``-ra`` shows one line for all of them.
+    (Under CI the ``browser`` and ``axe_source`` fixtures fail them instead.)"""
+    if CI:
+        return
+    needs = getattr(item, "fixturenames", ())
+    if "browser" in needs and browser_missing():
+        pytest.skip(browser_missing())
+    if "axe_source" in needs and not AXE.is_file() and shutil.which("npm") is None:
+        pytest.skip(NO_NPM)
 
 
 # --- the lab as its sources describe it ---------------------------------------------------------
@@ -131,14 +172,6 @@ def site(handbook) -> Iterator[Site]:
 # --- the browser --------------------------------------------------------------------------------
 
 
-def chromium_executable() -> str | None:
-    """Debian's chromium (``$CHROMIUM`` overrides where it is)."""
-    for candidate in (os.environ.get("CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="package")
 def browser(site: Site) -> Iterator[Any]:
     """One headless chromium for all the tests of this folder.
@@ -150,13 +183,11 @@ def browser(site: Site) -> Iterator[Any]:
     """
     executable = chromium_executable()
     if executable is None:
-        missing("browser tests need Debian's chromium: install the package with "
-                "`sudo apt-get install chromium`")
+        missing(NO_CHROMIUM)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        missing("browser tests need Playwright for Python: run `make venv` "
-                "(or `.venv/bin/pip install playwright`)")
+        missing(NO_PLAYWRIGHT)
     playwright = sync_playwright().start()
     try:
         browser = playwright.chromium.launch(executable_path=executable, headless=True,
@@ -211,8 +242,7 @@ def axe_source() -> str:
     if not AXE.is_file():
         npm = shutil.which("npm")
         if npm is None:
-            missing("the accessibility tests need npm (for axe-core): install it with "
-                    "`sudo apt-get install npm`")
+            missing(NO_NPM)
         run = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
                              cwd=HERE, capture_output=True, text=True, timeout=600)
         if run.returncode != 0 or not AXE.is_file():
