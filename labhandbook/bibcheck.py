@@ -316,6 +316,8 @@ def _fast_parse(text: str, macros: CaseInsensitiveDict) -> list[_Command] | None
             char = m.group()
             if char == "{":
                 depth += 1
+                if depth > 100:
+                    raise _Irregular  # pybtex: too many nested braces
             elif char == "}":
                 if depth == 0:
                     if quoted:

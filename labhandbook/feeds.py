@@ -8,6 +8,7 @@ are rewritten only when their bytes change.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 LAB_FEED = "news.atom"
+#: Characters XML 1.0 cannot hold (a BibTeX title may have them): left out of the feeds.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -48,7 +51,7 @@ def build_feed(app: Sphinx, registry: Registry, slugs: list[str], feed_path: str
     items = news_items(registry, slugs)
     fg = FeedGenerator()
     fg.id(base + feed_path)
-    fg.title(title)
+    fg.title(_NOT_XML.sub("", title))
     fg.link(href=base + builder.get_target_uri(page), rel="alternate")
     fg.link(href=base + feed_path, rel="self")
     fg.language("en")
@@ -60,14 +63,15 @@ def build_feed(app: Sphinx, registry: Registry, slugs: list[str], feed_path: str
         entry = fg.add_entry(order="append")
         entry.id(f"{person_url}#news-{date}-{_position(registry, slug, item)}")
         text = item.text if len(slugs) == 1 else f"{person.name}: {item.text}"
+        text = _NOT_XML.sub("", text)
         entry.title(text if len(text) <= 120 else text[:119] + "…")
         entry.link(href=item.url or person_url)
-        entry.author({"name": person.name, "uri": person_url})
+        entry.author({"name": _NOT_XML.sub("", person.name), "uri": person_url})
         entry.updated(when(date))
         entry.published(when(date))
         papers = [lib.pubs[k].title for k in item.papers if k in lib.pubs]
         body = item.text + (" Papers: " + "; ".join(papers) + "." if papers else "")
-        entry.content(body, type="text")
+        entry.content(_NOT_XML.sub("", body), type="text")
     return fg.atom_str(pretty=True)
 
 
