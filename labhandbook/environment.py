@@ -122,8 +122,13 @@ def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
                    for p in (root / lab.bib_dir).glob("*.bib"))
     key = (stats, [registry.digest(t) for t in ("names", "areas", "news")])
     cached = getattr(env, BIBCHECK_ATTR, None)
-    if cached is None or cached[0] != key:
-        problems = check_library(root, lab, registry)
+    fresh = cached is None or cached[0] != key
+    problems = check_library(root, lab, registry) if fresh else cached[1]
+    if any(p.code in ("bib.duplicate-key", "bib.duplicate-field") for p in problems):
+        # sphinxcontrib-bibtex repeats these without a line; check's located error says it
+        app.config.suppress_warnings = [*app.config.suppress_warnings,
+                                        "bibtex.bibfile_data_error"]
+    if fresh:
         cached = (key, problems, _unparsable(app, problems))
         setattr(env, BIBCHECK_ATTR, cached)
     if cached[2]:
