@@ -40,9 +40,10 @@ def paper_page(key: str) -> str:
 
 
 def json_ld(data: dict[str, Any]) -> str:
-    """A JSON-LD script element; ``</`` is escaped so no field can close the script."""
+    """A JSON-LD script element; ``<``, ``>`` and ``&`` are written as JSON escapes, so no
+    field can close the script or open a comment (``<\\!--`` was not valid JSON)."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
-    text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/ld+json">\n{text}\n</script>'
 
 
