@@ -16,7 +16,7 @@ import reprlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class Page:
     def line_of(self, loc: Iterable[str | int]) -> int:
         """The file line of the value at ``loc`` (keys and list indexes), or of its parent."""
         try:
-            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            node = _compose(self.text)
         except RecursionError:  # deeply nested: locate the top-level key by its text
             top = str(next(iter(loc), ""))
             lines = self.text.split("\n")
@@ -77,6 +77,12 @@ class Page:
                 break
             node = child
         return self.first_line + line
+
+
+@lru_cache(maxsize=4)
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of a front matter, once per page (not once per problem in it)."""
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 class PageError(Exception):
