@@ -9,7 +9,6 @@ pages' front matter, the papers from ``bib/*.bib`` and the repository settings f
 from __future__ import annotations
 
 import functools
-import posixpath
 import re
 import runpy
 from dataclasses import dataclass, field
@@ -55,7 +54,6 @@ class Lab:
     papers: list[Paper]
     repository_url: str
     branch: str
-    path_to_docs: str
 
     # --- where things are built ---------------------------------------------------------------
     def person_page(self, slug: str) -> str:
@@ -92,9 +90,9 @@ class Lab:
         return None
 
     def edit_url(self, source: str) -> str:
-        """Where the theme's edit-this-page button must point for ``source``."""
-        path = posixpath.join(self.path_to_docs, source) if self.path_to_docs else source
-        return f"{self.repository_url.rstrip('/')}/edit/{self.branch}/{path}"
+        """Where the theme's edit-this-page button must point for ``source`` (a path relative
+        to the repository's root): the file itself, on the configured branch."""
+        return f"{self.repository_url.rstrip('/')}/edit/{self.branch}/{source}"
 
     # --- choices for tests that look at one page of a kind ------------------------------------
     def richest_person(self) -> str:
@@ -111,11 +109,11 @@ class Lab:
         return max(self.areas, key=lambda a: len(self.registry.members.get(a, [])))
 
 
-def _theme_options() -> tuple[str, str, str]:
+def _repository() -> tuple[str, str]:
+    """The repository and branch the theme's buttons point at (conf.py)."""
     conf = runpy.run_path(str(REPO / "conf.py"))
     options = conf.get("html_theme_options", {})
-    return (options.get("repository_url", ""), options.get("repository_branch", "main"),
-            options.get("path_to_docs", ""))
+    return options.get("repository_url", ""), options.get("repository_branch", "main")
 
 
 def _lab_config() -> LabConfig:
@@ -145,6 +143,5 @@ def read_papers(config: LabConfig, registry: Registry) -> list[Paper]:
 def load_lab() -> Lab:
     config = _lab_config()
     registry, problems = load_registry(REPO, config)
-    repository_url, branch, path_to_docs = _theme_options()
-    return Lab(config, registry, problems, read_papers(config, registry), repository_url,
-               branch, path_to_docs)
+    repository_url, branch = _repository()
+    return Lab(config, registry, problems, read_papers(config, registry), repository_url, branch)

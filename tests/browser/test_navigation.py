@@ -198,7 +198,9 @@ def test_edit_button_points_to_the_source_file(page: Any, site: Site, lab: Lab,
     page.locator(".dropdown-source-buttons button.dropdown-toggle:visible").first.click()
     edit = page.locator("a.btn-source-edit-button")
     edit.wait_for(state="visible")
-    assert edit.get_attribute("href") == lab.edit_url(source)
+    href = edit.get_attribute("href")
+    assert href == lab.edit_url(source), (
+        f"{path}: the edit button points to {href}, not to {lab.edit_url(source)}")
 
 
 # --- colour mode --------------------------------------------------------------------------------

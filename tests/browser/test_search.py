@@ -50,9 +50,17 @@ def results(page: Any, site: Site) -> list[str]:
     """The pages of the search results, best first, once the search has finished."""
     assert site.page(page.url) == "search.html" and "q=" in page.url, (
         f"the search went to {page.url}, not to search.html?q=...")
-    page.wait_for_function(
-        "() => { const s = document.querySelector('#search-results .search-summary');"
-        " return s !== null && s.textContent.trim() !== ''; }")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#search-results .search-summary');"
+            " return s !== null && s.textContent.trim() !== ''; }", timeout=10_000)
+        finished = True
+    except PlaywrightTimeout:
+        finished = False
+    if not finished:
+        pytest.fail(f"the search on {page.url} did not finish within 10 s", pytrace=False)
     hrefs = page.eval_on_selector_all("#search-results ul.search > li > a",
                                       "links => links.map(a => a.href)")
     pages: list[str] = []
