@@ -54,9 +54,8 @@ class Page:
 
     def line_of(self, loc: Iterable[str | int]) -> int:
         """The file line of the value at ``loc`` (keys and list indexes), or of its parent."""
-        try:
-            node = _compose(self.text)
-        except RecursionError:  # deeply nested: locate the top-level key by its text
+        node = _compose(self.text)
+        if node is _TOO_DEEP:  # locate the top-level key by its text
             top = str(next(iter(loc), ""))
             lines = self.text.split("\n")
             return self.first_line + next(
@@ -79,10 +78,16 @@ class Page:
         return self.first_line + line
 
 
+_TOO_DEEP = yaml.Node("", "", None, None)
+
+
 @lru_cache(maxsize=4)
 def _compose(text: str) -> yaml.Node | None:
     """The YAML node tree of a front matter, once per page (not once per problem in it)."""
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except RecursionError:  # only without libyaml
+        return _TOO_DEEP
 
 
 class PageError(Exception):
@@ -118,11 +123,17 @@ def read_page(root: Path, path: Path) -> Page:
                     code="frontmatter.unclosed")
         )
     text = source[fences[0].end() + 1 : fences[1].start()]
+    # Each level of YAML opens with one of "[{-?:". libyaml recurses in C for every level and
+    # crashes the interpreter past ~50 000 (100 KB of "- - -"); PyYAML's parser takes seconds
+    # for a few thousand. No front matter needs 10 000 of them.
+    if sum(map(text.count, "[{-?:")) > 10_000:
+        raise PageError(Problem(
+            rel, 2, "the front matter is too long or too deeply nested to be read",
+            "keep the facts short, lists and mappings a few levels deep; prose goes into the "
+            "page below the second `---`", code="frontmatter.yaml"))
     try:
-        # libyaml nests in C and crashes the interpreter on ~50 000 levels (100 KB of "- - -");
-        # long text is read by the Python parser, which raises RecursionError instead.
-        data = yaml.load(text, Loader=_Loader if len(text) < 10_000 else yaml.SafeLoader)
-    except RecursionError:
+        data = yaml.load(text, Loader=_Loader)
+    except RecursionError:  # only without libyaml
         raise PageError(
             Problem(rel, 2, "the front matter is nested too deeply to be read",
                     "write one `key: value` per line; lists and mappings a few levels deep",
