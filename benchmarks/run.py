@@ -205,7 +205,7 @@ def parallel_check(lab: synthlab.Lab, base: Path, runs: int, strict: bool) -> di
     synthlab.write(lab, "handbook", src)
     times: dict[str, list[float]] = {"1": [], "auto": []}
     peaks: dict[str, list[float]] = {"1": [], "auto": []}
-    for _ in range(runs):
+    for _ in range(max(1, runs)):
         for jobs in ("1", "auto"):
             html, doctrees = folder / f"html-j{jobs}", folder / f"doctrees-j{jobs}"
             shutil.rmtree(html, ignore_errors=True)
@@ -256,15 +256,15 @@ def _package(filename: str) -> str:
         return parts[0].removesuffix(".py")
     if path.startswith("<") or path == "~":
         return "builtins"
-    return "stdlib." + path.rsplit("/", 1)[-1].removesuffix(".py")
+    match = re.search(r"/python3\.\d+/(.+?)(?:/__init__)?\.py$", path)
+    return "stdlib." + (match.group(1).split("/")[0] if match else path.rsplit("/", 1)[-1])
 
 
-def profile_summary(pstats_file: Path, top: int = 12) -> dict:
+def profile_summary(pstats_file: Path, seconds: float, top: int = 12) -> dict:
     """Self time per package and the slowest labhandbook functions (inclusive)."""
     import pstats
 
     stats = pstats.Stats(str(pstats_file)).stats  # type: ignore[attr-defined]
-    total = max((ct for (_, _, _, ct, _) in stats.values()), default=0.0)
     by_package: dict[str, float] = {}
     ours: list[tuple[float, str]] = []
     for (filename, _line, func), (_, _, tottime, cumtime, _) in stats.items():
@@ -277,7 +277,7 @@ def profile_summary(pstats_file: Path, top: int = 12) -> dict:
     for cum, name in ours:
         seen.setdefault(name, cum)
     return {
-        "total_s": round(total, 2),
+        "total_s": round(seconds, 2),  # wall time under the profiler
         "self_by_package": {k: round(v, 2) for k, v in sorted(
             by_package.items(), key=lambda kv: -kv[1])[:top]},
         "labhandbook_inclusive": {k: round(v, 2) for k, v in list(seen.items())[:top]},
@@ -308,13 +308,15 @@ def profile(lab: synthlab.Lab, base: Path, strict: bool) -> dict:
         session = folder / f"{step}.pyisession"
         cmd = [*pyinst, "-o", str(session), "-m", "sphinx", "-b", "html", "-d", str(doctrees),
                "-N", "-q", str(src), str(html)]
+        start = time.perf_counter()
         r = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
         if r.returncode != 0:
             return {"status": "failed", "error": (r.stderr or r.stdout)[-2000:]}
         for renderer, ext in (("text", "txt"), ("pstats", "pstats")):
             subprocess.run([*pyinst, "--load", str(session), "-r", renderer,
                             "-o", str(folder / f"{step}.{ext}")], check=True)
-        out[step] = profile_summary(folder / f"{step}.pstats")
+        out[step] = profile_summary(folder / f"{step}.pstats", seconds)
         out[step]["tree"] = str((folder / f"{step}.txt").relative_to(ROOT))
     return out
 
@@ -339,7 +341,8 @@ def _num(v: float | None) -> str:
 def report(result: dict) -> str:
     """The results as Markdown tables (printed, and saved next to the JSON)."""
     s = result["scale"]
-    cols = ("handbook", "floor", "naive")
+    extra = ("floor-papers",) if "floor-papers" in result else ()
+    cols = ("handbook", "floor", "naive", *extra)
     hb = result["handbook"]
     lines = [f"### {s['name']}: {s['people']} people, {s['areas']} areas, {s['entries']} BibTeX "
              f"entries ({s['pages']} source pages); medians of {s['runs']} runs",
@@ -348,19 +351,21 @@ def report(result: dict) -> str:
              + (" + uncommitted labhandbook changes" if s.get("labhandbook_uncommitted_changes")
                 else "") + f", Sphinx {s['sphinx']}, Python {s['python']}, {s['cpus']} CPUs.",
              "",
-             "| figure | handbook | floor | naive | handbook/floor | naive/handbook | target |",
-             "| --- | --: | --: | --: | --: | --: | --- |"]
+             "| figure | " + " | ".join(cols) + " | handbook/floor | naive/handbook"
+             + (" | handbook/floor-papers" if extra else "") + " | target |",
+             "| --- |" + " --: |" * (len(cols) + 2 + len(extra)) + " --- |"]
     for k in (*FIGURES, "html_mib"):
         vals = [result[c].get(k) for c in cols]
         hf, nh = ratio(vals[0], vals[1]), ratio(vals[2], vals[0])
         target = TARGETS.get(k)
         mark = f"≤ {target}× floor: {'ok' if hf <= target else '**MISS**'}" \
             if target and hf is not None else ""
+        hp = f" | {_num(ratio(vals[0], vals[3]))}" if extra else ""
         lines.append(f"| {k} | " + " | ".join(_num(v) for v in vals)
-                     + f" | {_num(hf)} | {_num(nh)} | {mark} |")
+                     + f" | {_num(hf)} | {_num(nh)}{hp} | {mark} |")
     lines += ["", "CPU time (user + system, seconds; insensitive to other load on the machine):",
-              "", "| step | handbook | floor | naive | handbook/floor | naive/handbook |",
-              "| --- | --: | --: | --: | --: | --: |"]
+              "", "| step | " + " | ".join(cols) + " | handbook/floor | naive/handbook |",
+              "| --- |" + " --: |" * (len(cols) + 2)]
     for step in STEPS:
         vals = [(result[c].get("cpu_s") or {}).get(step) for c in cols]
         lines.append(f"| {step} | " + " | ".join(_num(v) for v in vals)
@@ -368,8 +373,8 @@ def report(result: dict) -> str:
     exp = s["expected_pages"]
     lines += ["", "Pages re-read / written by sphinx-build (HTML files written, incl. pages "
               "without a source) in the last run:", "",
-              "| step | handbook | floor | naive | pages that show the change |",
-              "| --- | --: | --: | --: | --: |"]
+              "| step | " + " | ".join(cols) + " | pages that show the change |",
+              "| --- |" + " --: |" * (len(cols) + 1)]
     for step in STEPS:
         cells = []
         for c in cols:
@@ -412,9 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small",
                         help="small (3/4/40), lab (50/8/1000), dept (200/15/5000) or N/A/M")
-    parser.add_argument("--runs", type=int, default=3, help="runs per variant (median)")
-    parser.add_argument("--only", default=",".join(synthlab.VARIANTS),
-                        help="comma-separated variants: handbook,floor,naive")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs per variant (median); 0 with --parallel or --profile runs "
+                             "only those")
+    parser.add_argument("--only", default="handbook,floor,naive",
+                        help="comma-separated variants: handbook,floor,naive (default) and "
+                             "floor-papers (the floor plus one page per BibTeX entry)")
     parser.add_argument("--seed", type=int, default=synthlab.DEFAULT_SEED)
     parser.add_argument("--parallel", action="store_true",
                         help="also compare the handbook built with -j 1 and -j auto")
@@ -466,13 +474,19 @@ def main(argv: list[str] | None = None) -> int:
                   + f" ({time.perf_counter() - t0:.0f}s)", flush=True)
     for v in synthlab.VARIANTS:
         if v not in only:
-            result[v] = empty("skipped")
+            if v != "floor-papers":
+                result[v] = empty("skipped")
         elif v in failed:
             result[v] = empty("failed", failed[v])
+        elif not runs[v]:  # --runs 0: only --parallel and/or --profile
+            result[v] = empty("skipped")
         else:
             result[v] = {"status": "ok", **summarize(runs[v])}
     hb, fl, nv = result["handbook"], result["floor"], result["naive"]
     hb["ratio_to_floor"] = {k: ratio(hb.get(k), fl.get(k)) for k in FIGURES}
+    if "floor-papers" in result:
+        fp = result["floor-papers"]
+        hb["ratio_to_floor_papers"] = {k: ratio(hb.get(k), fp.get(k)) for k in FIGURES}
     nv["ratio_to_handbook"] = {k: ratio(nv.get(k), hb.get(k)) for k in FIGURES}
     for d, other, key in ((hb, fl, "cpu_ratio_to_floor"), (nv, hb, "cpu_ratio_to_handbook")):
         mine, theirs = d.get("cpu_s") or {}, other.get("cpu_s") or {}
@@ -482,15 +496,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         hb["profile"] = profile(lab, base, strict)
     OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / f"{name}.json"
+    # --runs 0 (only --parallel/--profile) must not overwrite the figures of a full run.
+    stem = name if args.runs else f"{name}.extra"
+    target = OUT / f"{stem}.json"
     target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     text = report(result)
-    (OUT / f"{name}.md").write_text(text, encoding="utf-8")
+    (OUT / f"{stem}.md").write_text(text, encoding="utf-8")
     print()
     print(text)
     if args.profile:
         print_profile(hb["profile"])
-    print(f"\nwrote {target.relative_to(ROOT)} and {name}.md")
+    print(f"\nwrote {target.relative_to(ROOT)} and {stem}.md")
     return 1 if failed else 0
 
 

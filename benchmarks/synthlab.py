@@ -41,7 +41,8 @@ SCALES: dict[str, tuple[int, int, int]] = {
     "lab": (50, 8, 1000),
     "dept": (200, 15, 5000),
 }
-VARIANTS = ("handbook", "floor", "naive")
+VARIANTS = ("handbook", "floor", "naive", "floor-papers")
+RELATED = 5  #: related papers on a paper page, as labhandbook.papers
 DEFAULT_SEED = 8
 FIRST_YEAR, LAST_YEAR = 2016, 2025
 
@@ -779,6 +780,7 @@ def conf_py(lab: Lab, variant: str, bibfiles: list[str]) -> str:
     extensions = {
         "handbook": ["myst_parser", "sphinxcontrib.bibtex", "sphinx_design", "labhandbook"],
         "floor": ["myst_parser", "sphinx_design"],
+        "floor-papers": ["myst_parser", "sphinx_design"],
         "naive": ["myst_parser", "sphinxcontrib.bibtex", "sphinx_design"],
     }[variant]
     lines = [
@@ -816,17 +818,20 @@ def _link(person: Person, prefix: str) -> str:
     return f"[{person.name}]({prefix}{person.slug}.md)"
 
 
-def format_reference(e: Entry, people_prefix: str) -> str:
-    """A Markdown reference as the handbook renders it: members are links."""
+def format_reference(e: Entry, up: str, papers: bool = False) -> str:
+    """A Markdown reference as the handbook renders it: members are links (and the title links
+    to the paper's page when there are paper pages). ``up`` leads to the root: "" or "../"."""
     names = []
     for a in e.authors:
         text = a.display
-        names.append(f"[{text}]({people_prefix}{a.member}.md)" if a.member else text)
+        names.append(f"[{text}]({up}people/{a.member}.md)" if a.member else text)
     if len(names) > 2:
         authors = ", ".join(names[:-1]) + ", and " + names[-1]
     else:
         authors = " and ".join(names)
     title = e.title.replace("{", "").replace("}", "")
+    if papers:
+        title = f"[{title}]({up}papers/{e.key}.md)"
     if e.kind == "inproceedings":
         venue = f"In *{e.venue}*, pages {e.pages.replace('--', '–')}, {e.year}."
     elif e.kind == "article":
@@ -846,25 +851,25 @@ def format_reference(e: Entry, people_prefix: str) -> str:
     return f"{authors}. {title}. {venue}{note} {' '.join(links)}".rstrip()
 
 
-def _bullets(entries: list[Entry], people_prefix: str) -> str:
-    return "\n".join(f"- {format_reference(e, people_prefix)}" for e in entries)
+def _bullets(entries: list[Entry], up: str, papers: bool) -> str:
+    return "\n".join(f"- {format_reference(e, up, papers)}" for e in entries)
 
 
-def _by_year(entries: list[Entry], people_prefix: str, level: str = "###") -> str:
+def _by_year(entries: list[Entry], up: str, papers: bool, level: str = "###") -> str:
     """Newest first, one section per year (as the handbook's person and area lists)."""
     out = []
     for year in sorted({e.year for e in entries}, reverse=True):
         out += [f"{level} {year}", "",
-                _bullets([e for e in entries if e.year == year], people_prefix), ""]
+                _bullets([e for e in entries if e.year == year], up, papers), ""]
     return "\n".join(out)
 
 
-def _publications_section(entries: list[Entry], people_prefix: str) -> str:
+def _publications_section(entries: list[Entry], up: str, papers: bool) -> str:
     if not entries:
         return "## Publications\n\nNo publications in the library yet.\n"
     n = len(entries)
     return (f"## Publications\n\n{n} publication{'s' if n != 1 else ''}, newest first.\n\n"
-            + _by_year(entries, people_prefix))
+            + _by_year(entries, up, papers))
 
 
 LINK_LABELS = {"homepage": "Homepage", "scholar": "Google Scholar", "github": "GitHub"}
@@ -996,7 +1001,8 @@ def render(lab: Lab, variant: str) -> dict[str, str]:
     files["index.md"] = "\n\n".join([f"# {lab.name}", *lab.intro, (
         "```{toctree}\n:maxdepth: 1\n:caption: The lab\n\n"
         "people/index\nresearch/index\npublications\n```")]) + "\n"
-    if variant != "floor":
+    floor, papers = variant in ("floor", "floor-papers"), variant == "floor-papers"
+    if not floor:
         for name in BIBFILES:
             files[f"bib/{name}"] = bibtex([e for e in lab.entries if e.bibfile == name])
 
@@ -1011,8 +1017,8 @@ def render(lab: Lab, variant: str) -> dict[str, str]:
         if variant != "handbook":
             parts.append(_person_header_md(lab, p))
         parts += p.prose
-        if variant == "floor":
-            parts.append(_publications_section(lab.entries_of_person(p.slug), ""))
+        if floor:
+            parts.append(_publications_section(lab.entries_of_person(p.slug), "../", papers))
         elif variant == "naive":
             expr = " or ".join(f'author % "{_regex_literal(s)}"' for s in p.bib_names)
             parts.append(f"## Publications\n\n```{{bibliography}}\n:filter: {expr}\n"
@@ -1035,8 +1041,8 @@ def render(lab: Lab, variant: str) -> dict[str, str]:
         parts += a.prose
         if variant != "handbook":
             parts.append(_members_md(lab, a))
-        if variant == "floor":
-            parts.append(_publications_section(lab.entries_of_area(a), "../people/"))
+        if floor:
+            parts.append(_publications_section(lab.entries_of_area(a), "../", papers))
         elif variant == "naive":
             expr = " or ".join(f'keywords % "{_regex_literal(t)}"' for t in a.keywords)
             parts.append(f"## Publications\n\n```{{bibliography}}\n:filter: {expr}\n"
@@ -1059,9 +1065,50 @@ def render(lab: Lab, variant: str) -> dict[str, str]:
             for kind, label in KINDS.items():
                 group = [e for e in of_year if _kind(e) == kind]
                 if group:
-                    out += [f"**{label}**", "", _bullets(group, "people/"), ""]
+                    out += [f"**{label}**", "", _bullets(group, "", papers), ""]
         files["publications.md"] = "\n".join(out)
+    if papers:
+        for e in lab.entries:
+            files[f"papers/{e.key}.md"] = _paper_page_md(lab, e)
     return files
+
+
+def _paper_page_md(lab: Lab, e: Entry) -> str:
+    """What labhandbook.papers renders for one entry, as a Markdown page (not in a toctree)."""
+    title = e.title.replace("{", "").replace("}", "")
+    meta = {"citation_title": title, "citation_publication_date": str(e.year)}
+    meta.update({f"citation_author_{i}": a.bibtex for i, a in enumerate(e.authors)})
+    if e.doi:
+        meta["citation_doi"] = e.doi
+    lines = ["---", "orphan: true", "myst:", "  html_meta:"]
+    lines += [f"    {k}: {y(v)}" for k, v in meta.items()]
+    lines += ["---", "", f"# {title}", ""]
+    lines.append(", ".join(f"[**{a.display}**](../people/{a.member}.md)" if a.member
+                           else a.display for a in e.authors))
+    lines += ["", f"{e.venue}, {e.year} · {KINDS[_kind(e)]}", ""]
+    if e.abstract:
+        lines += ["## Abstract", "", e.abstract, ""]
+    lines += ["## Reference", "", format_reference(e, "../"), ""]
+    areas = sorted((a for a in lab.areas if set(a.keywords) & set(e.keywords)),
+                   key=lambda a: a.title.casefold())
+    if areas:
+        lines += ["## Research areas", ""]
+        lines += [f"- [{a.title}](../research/{a.slug}.md)" for a in areas]
+        lines.append("")
+    lines += ["## BibTeX", "", "```text", bibtex([e]).strip(), "```", ""]
+    candidates: set[str] = set()
+    by_key = {x.key: x for x in lab.entries}
+    for a in areas:
+        candidates.update(x.key for x in lab.entries_of_area(a)[: RELATED + 1])
+    candidates.discard(e.key)
+    related = sort_entries(by_key[k] for k in candidates)[:RELATED]
+    if related:
+        lines += ["## Related papers", ""]
+        lines += [f"- [{x.title.replace('{', '').replace('}', '')}]({x.key}.md) ({x.year})"
+                  for x in related]
+        lines.append("")
+    lines += ["[All publications](../publications.md)", ""]
+    return "\n".join(lines)
 
 
 def write(lab: Lab, variant: str, src: Path) -> list[str]:
