@@ -67,6 +67,9 @@ def _on_config_inited(app: Sphinx, config: Config) -> None:
     config._labhandbook = lab  # type: ignore[attr-defined]
     if config.bibtex_bibfiles is None:
         config.bibtex_bibfiles = lab.bib_files(Path(app.confdir))
+    # Without a default colour mode the theme logs an error in every visitor's console.
+    if "default_mode" not in config.html_context:
+        config.html_context = {**config.html_context, "default_mode": "auto"}
 
 
 def setup_config(app: Sphinx) -> None:

@@ -339,15 +339,27 @@ class PlaceCitations(SphinxPostTransform):
                 if ident in by_id:
                     citations[by_id[ident]] = node
         for slot in slots:
-            group = nodes.container(classes=["lh-pub-group"])
+            # A real list (not docutils' citation markup, whose children are not list items
+            # for screen readers); each item keeps the citation's ids, so {cite} links land here.
+            group = nodes.bullet_list(classes=["lh-pub-group"])
             for key in slot["lh_keys"]:
                 node = citations.get(key)
                 if node is None:
                     continue
                 node.parent.remove(node)
-                node["classes"].extend(pub_classes(get_registry(env), lib.pubs[key]))
-                node += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
-                group += node
+                item = nodes.list_item(ids=list(node["ids"]), classes=[
+                    "lh-citation", *pub_classes(get_registry(env), lib.pubs[key])])
+                label = node.next_node(nodes.label)
+                for child in node.children:
+                    if not isinstance(child, nodes.label):
+                        item += child.deepcopy()
+                first = item.next_node(nodes.paragraph)
+                if label is not None and first is not None:
+                    text = f"[{label.astext()}]"
+                    first.insert(0, nodes.inline(text, text, classes=["lh-label"]))
+                    first.insert(1, nodes.Text(" "))
+                item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
+                group += item
             slot.replace_self(group)
         for holder in list(self.document.findall(
                 lambda n: isinstance(n, nodes.container) and "lh-pub-source" in n["classes"])):

@@ -20,7 +20,7 @@ def built(tmp_path_factory):
 
 def pub_texts(soup: BeautifulSoup, scope: str = "article") -> list[str]:
     root = soup.find(scope) if scope else soup
-    return [li.get_text(" ", strip=True) for li in root.select("li.lh-pub, div.citation")]
+    return [li.get_text(" ", strip=True) for li in root.select("li.lh-pub, li.lh-citation")]
 
 
 def paper_titles(soup: BeautifulSoup) -> list[str]:

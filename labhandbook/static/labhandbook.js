@@ -45,7 +45,7 @@ document.addEventListener("change", (event) => {
   const wanted = {};
   form.querySelectorAll("select[data-lh-filter]").forEach((s) => { wanted[s.dataset.lhFilter] = s.value; });
   let shown = 0;
-  document.querySelectorAll(".lh-pub-group > .citation").forEach((entry) => {
+  document.querySelectorAll(".lh-pub-group > .lh-citation").forEach((entry) => {
     const ok = (!wanted.area || entry.classList.contains("lh-area-" + wanted.area))
       && (!wanted.member || entry.classList.contains("lh-member-" + wanted.member))
       && (!wanted.kind || entry.classList.contains("lh-kind-" + wanted.kind));
@@ -53,13 +53,36 @@ document.addEventListener("change", (event) => {
     if (ok) shown += 1;
   });
   document.querySelectorAll(".lh-pub-group").forEach((group) => {
-    const visible = group.querySelector(".citation:not([hidden])") !== null;
+    const visible = group.querySelector(".lh-citation:not([hidden])") !== null;
     group.hidden = !visible;
     const rubric = group.previousElementSibling;
     if (rubric && rubric.classList.contains("rubric")) rubric.hidden = !visible;
   });
   document.querySelectorAll("section[id^='year-']").forEach((year) => {
-    year.hidden = year.querySelector(".citation:not([hidden])") === null;
+    year.hidden = year.querySelector(".lh-citation:not([hidden])") === null;
   });
   form.querySelector(".lh-filter-count").textContent = shown + " shown";
+});
+
+// --- Fixes for the theme's own controls (found by the axe-core and keyboard tests) ---------
+// "/" opens the search box (Sphinx's handler focuses the field of the closed search dialog).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  const field = document.querySelector(":not(#pst-search-dialog) > form.bd-search input[name=q]");
+  if (field && field.checkVisibility()) { field.focus(); field.select(); return; }
+  const button = [...document.querySelectorAll(".search-button__button")].find((b) => b.checkVisibility());
+  if (button) button.click();
+}, true);
+document.addEventListener("DOMContentLoaded", () => {
+  // The sidebar's expand/collapse toggles have no accessible name.
+  document.querySelectorAll(".bd-sidenav details > summary").forEach((summary) => {
+    if (summary.textContent.trim() || summary.hasAttribute("aria-label")) return;
+    const link = summary.closest("li")?.querySelector(":scope > a");
+    summary.setAttribute("aria-label", `Show or hide the pages under ${link ? link.textContent.trim() : "this section"}`);
+  });
+  // The search button's label must contain its visible text ("Search Ctrl+K").
+  document.querySelectorAll(".search-button-field[aria-label]").forEach((b) => b.removeAttribute("aria-label"));
 });
