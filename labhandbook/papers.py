@@ -89,9 +89,7 @@ class PaperRenderer:
         return self.lib.ordered(list(candidates))[:RELATED]
 
     def uri(self, page: str, target: str) -> str:
-        uri = relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
-        # "Wu:2024.html" would read as an address with the scheme "wu:" (keys may hold ':')
-        return "./" + uri if ":" in uri.split("/")[0] else uri
+        return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
 
     def digest(self, key: str) -> str:
         """Everything the page shows: the entry, its related papers, area titles, people."""

@@ -432,6 +432,10 @@ def test_unsafe_keys_are_refused_and_get_no_page(tmp_path: Path) -> None:
         (root / f"bib/k{i}.bib").write_text(
             f"@misc{{{key},\n  author = {{Wu, Lijun}},\n  title = {{Key {i}}},\n"
             "  year = {2020},\n}\n", encoding="utf-8")
+    # a safe key with ':' (BibDesk, DBLP): links between paper pages do not read as a scheme
+    (root / "bib/safe.bib").write_text(
+        "@misc{Wu:2024,\n  author = {Wu, Lijun},\n  title = {Colon},\n  year = {2024},\n"
+        "  keywords = {llm},\n}\n", encoding="utf-8")
     problems = [p for p in check_handbook(root) if p.code == "html.unsafe-key"]
     assert sorted((p.path, p.line) for p in problems) == [(f"bib/k{i}.bib", 1)
                                                            for i in range(len(keys))]
@@ -442,7 +446,10 @@ def test_unsafe_keys_are_refused_and_get_no_page(tmp_path: Path) -> None:
     assert outside == []
     papers = {p.relative_to(build.outdir / "papers").as_posix()
               for p in (build.outdir / "papers").rglob("*.html")}
-    assert papers == {"lovelace2023engines.html", "wu2024scaling.html", "wu2025proteins.html"}
+    assert papers == {"lovelace2023engines.html", "wu2024scaling.html", "wu2025proteins.html",
+                      "Wu:2024.html"}
+    related = build.soup("papers/wu2024scaling.html").select("#related a")
+    assert [a["href"] for a in related] == ["Wu%3A2024.html"]  # Sphinx quotes the ':'
     assert injections(build.outdir) == []
 
 
