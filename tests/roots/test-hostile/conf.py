@@ -7,3 +7,5 @@ html_baseurl = "https://example.org/lab/"
 sitemap_url_scheme = "{link}"
 sitemap_show_lastmod = False
 exclude_patterns = ["_build"]
+# As the real handbook: attribute syntax must not let `{onclick=...}` through.
+myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline", "attrs_block", "substitution"]
