@@ -448,12 +448,20 @@ def _cross_check(reg: Registry) -> list[Problem]:
 def check_photos(root: Path, reg: Registry) -> list[Problem]:
     """Photos named in front matter must exist (relative to the person page)."""
     problems = []
-    for slug, person in reg.people.items():
+    for slug, person in list(reg.people.items()):
         if not person.photo:
             continue
         page = reg.pages[reg.person_doc(slug)]
         target = (root / page.path).parent / person.photo
-        if not target.is_file():
+        if root.resolve() not in target.resolve().parents:
+            # "../../../etc/passwd" would be copied into the site: never shown, reported
+            reg.people[slug] = person.model_copy(update={"photo": None})
+            problems.append(Problem(
+                page.path, page.line_of(("photo",)),
+                f"the photo `{person.photo}` is outside the handbook",
+                "add the image file next to the page (or under _static/) and give its path "
+                "relative to the page, or remove `photo`", code="registry.missing-photo"))
+        elif not target.is_file():
             problems.append(Problem(
                 page.path, page.line_of(("photo",)), f"the photo `{person.photo}` does not exist",
                 "add the image file next to the page (or under _static/) and give its path "

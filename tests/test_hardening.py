@@ -453,6 +453,24 @@ def test_unsafe_keys_are_refused_and_get_no_page(tmp_path: Path) -> None:
     assert injections(build.outdir) == []
 
 
+def test_a_photo_outside_the_handbook_is_refused_and_never_published(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the build machine's secret\n", encoding="utf-8")
+    root = make_handbook(None, tmp_path)
+    ada = root / "people/ada-lovelace.md"
+    ada.write_text(ada.read_text().replace("photo: ada-lovelace.png",
+                                           "photo: ../../secret.txt"))
+    [problem] = check_handbook(root)
+    assert (problem.path, problem.line, problem.code) == ("people/ada-lovelace.md", 6,
+                                                           "registry.missing-photo")
+    assert "outside the handbook" in problem.message
+    build = sphinx_build(root, tmp_path / "out")
+    assert "outside the handbook" in build.warnings
+    published = [p for p in build.outdir.rglob("*") if p.is_file()
+                 and p.read_bytes() == secret.read_bytes()]
+    assert published == []
+
+
 def test_unsafe_page_names_are_refused(tmp_path: Path) -> None:
     root = make_handbook(None, tmp_path)
     (root / "x'+alert(1)+'.md").write_text("# X\n", encoding="utf-8")
