@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SCALE      ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help html test fuzz check livehtml linkcheck rtd bench clean venv
+.PHONY: help html test fuzz lint check livehtml linkcheck rtd bench clean venv
 
 help: ## List the targets
 	@echo "Lab handbook — make targets:"
@@ -33,6 +33,9 @@ html: $(STAMP) ## Build the handbook into _build/html (incremental; warnings are
 
 test: $(STAMP) ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Lint the code with ruff
+	@$(BIN)/ruff check labhandbook tests benchmarks
 
 fuzz: $(STAMP) ## Property-based tests with thousands of generated pages and .bib entries
 	@LABHANDBOOK_FUZZ=1 $(BIN)/python -m pytest tests/test_fuzz.py -m fuzz -p no:cacheprovider $(PYTEST_ARGS)

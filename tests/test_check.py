@@ -500,7 +500,8 @@ def test_contributing_explains_every_check() -> None:
     guide = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
     sources = "".join((REPO / "labhandbook" / name).read_text(encoding="utf-8")
                       for name in ("registry.py", "bibcheck.py", "check.py"))
-    codes = set(re.findall(r"\"((?:bib|conf|frontmatter|page|registry)\.[a-z-]+)\"", sources))
+    kinds = "bib|conf|frontmatter|page|registry|html"
+    codes = set(re.findall(rf"\"((?:{kinds})\.[a-z-]+)\"", sources))
     codes.discard("conf.py")
     codes |= {"bib.openreview", "bib.acl"}  # f"bib.{name}"
     assert len(codes) > 40
