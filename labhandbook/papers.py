@@ -268,6 +268,9 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         written = {}
     current: dict[str, str] = {}
     outdir = Path(app.outdir)
+    # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
+    # navigation is the same HTML for every one of them: render it once per build.
+    shared = _shared_renderer({})
     for key in renderer.lib.ordered():
         if not safe_key(key):  # `check` reports it: its page would leave the papers folder
             continue
@@ -278,7 +281,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             continue
         context = {"title": renderer.lib.pubs[key].title, "body": renderer.body(key),
                    "metatags": renderer.metatags(key), "display_toc": False,
-                   "sourcename": "", "lh_paper": key}
+                   "sourcename": "", "lh_paper": key, "lh_shared": shared}
         yield paper_page(key), context, "page.html"
     state.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
     for stale in {k for k in written if safe_key(k)} - set(current):
@@ -304,6 +307,29 @@ def _open_graph(app: Sphinx, pagename: str, templatename: str, context: dict[str
     markup = "".join(f'\n<meta property="{p}" content="{html.escape(v, quote=True)}" />'
                      for p, v in tags)
     context["metatags"] = context.get("metatags", "") + markup
+
+
+def _shared_renderer(memo: dict[str, str]) -> Any:
+    """``lh_shared(key, macro)`` for templates: the macro's HTML, rendered once per build."""
+    from markupsafe import Markup
+
+    def shared(key: str, render: Any) -> Markup:
+        if key not in memo:
+            memo[key] = str(render())
+        return Markup(memo[key])  # the theme's own HTML, already escaped by its template
+
+    return shared
+
+
+def _paper_sidebars(app: Sphinx, config: Any) -> None:
+    """Paper pages use the theme's sidebar with the navigation rendered once (see the
+    template ``lh-shared-sidebar-nav.html``). Skipped when the lab sets its own sidebars."""
+    if app.config.html_theme != "sphinx_book_theme" or config.html_sidebars:
+        return
+    config.templates_path = [*config.templates_path, str(Path(__file__).parent / "html")]
+    config.html_sidebars = {f"{PAPERS_DIR}/*": [
+        "navbar-logo.html", "icon-links.html", "search-button-field.html",
+        "lh-shared-sidebar-nav.html"]}
 
 
 def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
@@ -333,4 +359,5 @@ def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict
 def setup_papers(app: Sphinx) -> None:
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _person_json_ld)
+    app.connect("config-inited", _paper_sidebars)
     app.connect("html-page-context", _open_graph)
