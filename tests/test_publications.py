@@ -132,3 +132,18 @@ def test_unchanged_build_formats_nothing_and_bib_edit_rereads_only_showing_pages
     assert reread == {"publications", "people/jorg-muller", "research/molecules"}
     page = (tmp_path / "out/html/people/jorg-muller.html").read_text()
     assert "A New Molecule Paper" in page
+
+
+def test_bibtex_text_round_trips_for_the_real_library() -> None:
+    import pybtex.database
+    from conftest import REPO
+
+    from labhandbook.library import to_bibtex
+
+    for path in sorted((REPO / "bib").glob("*.bib")):
+        for key, entry in pybtex.database.parse_file(path).entries.items():
+            again = pybtex.database.parse_string(to_bibtex(entry), "bibtex").entries[key]
+            assert again.type == entry.type
+            assert dict(again.fields) == dict(entry.fields)
+            assert {r: [str(p) for p in ps] for r, ps in again.persons.items()} == \
+                {r: [str(p) for p in ps] for r, ps in entry.persons.items()}
