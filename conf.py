@@ -25,7 +25,6 @@ extensions = [
     "myst_parser",
     "sphinxcontrib.bibtex",
     "sphinx_design",
-    "sphinx_sitemap",
     "labhandbook",
 ]
 
@@ -85,6 +84,3 @@ html_last_updated_fmt = None
 # Read the Docs sets the canonical URL of the version being built.
 html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", LAB["site_url"])
 
-# --- Discovery: sitemap.xml (OpenGraph tags come from labhandbook) ------------------------------
-sitemap_url_scheme = "{link}"
-sitemap_show_lastmod = False  # reproducible output: no dates from the clock or git

@@ -13,8 +13,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feedgen.feed import FeedGenerator
-
 from . import __version__
 from .directives import news_items
 from .environment import get_registry
@@ -43,6 +41,8 @@ def when(partial: str) -> datetime:
 def build_feed(app: Sphinx, registry: Registry, slugs: list[str], feed_path: str,
                title: str, page: str) -> bytes:
     """The Atom document for the news of ``slugs``, newest first."""
+    from feedgen.feed import FeedGenerator  # imported when feeds are written, not per build
+
     from .publications import get_library
 
     base = (app.config.html_baseurl or "").rstrip("/") + "/"

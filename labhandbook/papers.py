@@ -356,7 +356,28 @@ def _person_json_ld(app: Sphinx, pagename: str, templatename: str, context: dict
     context["metatags"] = context.get("metatags", "") + "\n" + json_ld(data)
 
 
+def _write_sitemap(app: Sphinx, exception: Exception | None) -> None:
+    """``sitemap.xml`` of every page, sorted, no dates: the same bytes for the same site.
+
+    Written here rather than by sphinx-sitemap, which starts a helper process on every build.
+    """
+    base = app.config.html_baseurl
+    if exception is not None or app.builder.format != "html" or not base:
+        return
+    base = base.rstrip("/") + "/"
+    pages = [*app.env.found_docs, *(paper_page(k) for k in get_library(app.env).pubs)]
+    urls = sorted(base + app.builder.get_target_uri(page) for page in pages)
+    body = "".join(f"  <url><loc>{html.escape(url)}</loc></url>\n" for url in urls)
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"{body}</urlset>\n")
+    path = Path(app.outdir, "sitemap.xml")
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
 def setup_papers(app: Sphinx) -> None:
+    app.connect("build-finished", _write_sitemap)
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _person_json_ld)
     app.connect("config-inited", _paper_sidebars)
