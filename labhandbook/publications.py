@@ -228,7 +228,8 @@ class PublicationIndex(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         env, lib = self.env, get_library(self.env)
-        note_tokens(env, ["pubs:all", "names", "people", "areas"])
+        # The filter bar shows people's names and areas' titles, nothing else of them.
+        note_tokens(env, ["pubs:all", "names", "roster", "area-titles"])
         document = self.state.document
         out: list[nodes.Node] = []
         groups: dict[int, dict[str, list[str]]] = {}

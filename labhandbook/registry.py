@@ -344,6 +344,9 @@ class Registry:
         d["people"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
         d["areas"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
         d["names"] = _digest(sorted(self.name_index.items()))
+        d["roster"] = _digest(sorted((slug, p.name) for slug, p in self.people.items()))
+        d["area-titles"] = _digest(sorted((slug, a.title, list(a.keywords))
+                                          for slug, a in self.areas.items()))
         d["news"] = _digest(sorted((slug, p.name, [n.model_dump(mode="json") for n in p.news])
                                    for slug, p in self.people.items()))
         for area, members in self.members.items():
@@ -352,7 +355,7 @@ class Registry:
 
     def digest(self, token: str) -> str | None:
         """The current fingerprint of ``token`` ("person:x", "area:y", "members:y", "people",
-        "areas", "names", "news"); ``None`` when it no longer exists."""
+        "areas", "names", "news", "roster", "area-titles"); ``None`` when it no longer exists."""
         return self._digests.get(token)
 
 
