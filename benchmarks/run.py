@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import os
 import platform
@@ -148,6 +149,17 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
 
 
 # --- the whole benchmark --------------------------------------------------------------------------
+
+
+def code_digest() -> str:
+    """A fingerprint of the extension's code: the figures of one run must come from one version
+    (in a shared working tree the extension may change while the benchmark runs)."""
+    h = hashlib.blake2b(digest_size=8)
+    for path in sorted((ROOT / "labhandbook").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(ROOT).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def median(values: list[float]) -> float | None:
@@ -349,7 +361,9 @@ def report(result: dict) -> str:
              "",
              f"Measured {s['date']} at commit {s['commit']}"
              + (" + uncommitted labhandbook changes" if s.get("labhandbook_uncommitted_changes")
-                else "") + f", Sphinx {s['sphinx']}, Python {s['python']}, {s['cpus']} CPUs.",
+                else "") + f", Sphinx {s['sphinx']}, Python {s['python']}, {s['cpus']} CPUs."
+             + (" **labhandbook/ changed during the run: the figures mix versions.**"
+                if s.get("labhandbook_changed_during_run") else ""),
              "",
              "| figure | " + " | ".join(cols) + " | handbook/floor | naive/handbook"
              + (" | handbook/floor-papers" if extra else "") + " | target |",
@@ -450,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": {"name": name, "people": n, "areas": a, "entries": m, "pages": lab.page_count,
                   "seed": args.seed, "runs": args.runs, "expected_pages": expected_pages(lab),
                   "commit": commit, "labhandbook_uncommitted_changes": dirty,
+                  "labhandbook_digest": code_digest(),
                   "python": platform.python_version(),
                   "sphinx": sphinx.__version__, "cpus": os.cpu_count(),
                   "date": time.strftime("%Y-%m-%d %H:%M")},
@@ -472,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{s} {last[s].seconds:.2f}s" for s in STEPS)
                   + f", peak {max(s.peak_mib for s in last.values()):.0f} MiB"
                   + f" ({time.perf_counter() - t0:.0f}s)", flush=True)
+    if code_digest() != result["scale"]["labhandbook_digest"]:
+        result["scale"]["labhandbook_changed_during_run"] = True
+        print("!! labhandbook/ changed while the benchmark ran: the figures mix versions",
+              flush=True)
     for v in synthlab.VARIANTS:
         if v not in only:
             if v != "floor-papers":
