@@ -35,6 +35,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labhandbook.schema import ROLES
+
 #: name -> (people, areas, BibTeX entries)
 SCALES: dict[str, tuple[int, int, int]] = {
     "small": (3, 4, 40),
@@ -285,18 +287,8 @@ class Entry:
         return [a.member for a in self.authors if a.member]
 
 
-ROLE_LABELS = {
-    "pi": ("Principal investigator", "Principal investigators"),
-    "faculty": ("Faculty", "Faculty"),
-    "researcher": ("Researcher", "Researchers"),
-    "postdoc": ("Postdoctoral researcher", "Postdoctoral researchers"),
-    "phd": ("PhD student", "PhD students"),
-    "masters": ("Master's student", "Master's students"),
-    "undergrad": ("Undergraduate student", "Undergraduate students"),
-    "intern": ("Intern", "Interns"),
-    "staff": ("Staff", "Staff"),
-    "visitor": ("Visitor", "Visitors"),
-}
+# The floor writes the same role headings the handbook's directory shows.
+ROLE_LABELS = ROLES
 BIBFILES = ("articles.bib", "conferences.bib", "preprints.bib")
 
 
