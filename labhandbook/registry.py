@@ -406,20 +406,28 @@ def load_registry(root: Path, config: LabConfig) -> tuple[Registry, list[Problem
     return reg, problems
 
 
+def _unknown_references(page: Page, key: str, values: list[str], known: Any, message: str,
+                        otherwise: str, code: str) -> list[Problem]:
+    """Slugs in ``page``'s list ``key`` that name no page, with a "did you mean" hint."""
+    problems = []
+    for i, value in enumerate(values):
+        if value not in known:
+            close = difflib.get_close_matches(value, known, n=1)
+            problems.append(Problem(page.path, page.line_of((key, i)), message.format(value),
+                                    f"did you mean `{close[0]}`?" if close else otherwise,
+                                    code=code))
+    return problems
+
+
 def _cross_check(reg: Registry) -> list[Problem]:
     """References between pages: areas, leads and name spellings."""
     problems = []
     area_list = ", ".join(sorted(reg.areas)) or "(no research pages yet)"
     for slug, person in reg.people.items():
         page = reg.pages[reg.person_doc(slug)]
-        for i, area in enumerate(person.areas):
-            if area not in reg.areas:
-                close = difflib.get_close_matches(area, reg.areas, n=1)
-                problems.append(Problem(
-                    page.path, page.line_of(("areas", i)), f"unknown research area `{area}`",
-                    f"did you mean `{close[0]}`?" if close else
-                    f"use the file name of a page in research/: {area_list}",
-                    code="registry.unknown-area"))
+        problems.extend(_unknown_references(
+            page, "areas", person.areas, reg.areas, "unknown research area `{}`",
+            f"use the file name of a page in research/: {area_list}", "registry.unknown-area"))
     seen: dict[str, str] = {}
     for slug, person in reg.people.items():
         page = reg.pages[reg.person_doc(slug)]
@@ -437,14 +445,9 @@ def _cross_check(reg: Registry) -> list[Problem]:
             seen[key] = slug
     for slug, area in reg.areas.items():
         page = reg.pages[reg.area_doc(slug)]
-        for i, lead in enumerate(area.leads):
-            if lead not in reg.people:
-                close = difflib.get_close_matches(lead, reg.people, n=1)
-                problems.append(Problem(
-                    page.path, page.line_of(("leads", i)), f"unknown person `{lead}` in `leads`",
-                    f"did you mean `{close[0]}`?" if close else
-                    "use the file name (without .md) of a page in people/",
-                    code="registry.unknown-person"))
+        problems.extend(_unknown_references(
+            page, "leads", area.leads, reg.people, "unknown person `{}` in `leads`",
+            "use the file name (without .md) of a page in people/", "registry.unknown-person"))
     return problems
 
 
