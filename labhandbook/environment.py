@@ -55,6 +55,46 @@ def report(app: Sphinx, problems: Iterable[Problem]) -> None:
         app.statuscode = 1
 
 
+OUTPUTS_FILE = "labhandbook-outputs.json"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable digest of JSON-serialisable ``parts``."""
+    import hashlib
+    import json
+
+    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+def outputs_current(app: Sphinx, name: str, digest: str, files: Iterable[Path]) -> bool:
+    """Whether the files a ``build-finished`` writer makes are there and were made from the
+    same inputs (``digest``) by the last build; if not, the writer runs and calls
+    :func:`record_outputs`. Kept next to the environment (build state, not source)."""
+    return (_outputs_state(app).get(name) == digest
+            and all(path.exists() for path in files))
+
+
+def record_outputs(app: Sphinx, name: str, digest: str) -> None:
+    import json
+
+    state = _outputs_state(app)
+    if state.get(name) != digest:
+        state[name] = digest
+        Path(app.doctreedir, OUTPUTS_FILE).write_text(json.dumps(state, sort_keys=True),
+                                                      encoding="utf-8")
+
+
+def _outputs_state(app: Sphinx) -> dict[str, str]:
+    import json
+
+    try:
+        data = json.loads(Path(app.doctreedir, OUTPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def current_digest(env: BuildEnvironment, token: str) -> str | None:
     """The fingerprint ``token`` has now, asking the module that owns its prefix."""
     for prefix, resolver in getattr(env.app, "_labhandbook_resolvers", {}).items():

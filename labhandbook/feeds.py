@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .directives import news_items
-from .environment import get_registry
+from .environment import fingerprint, get_registry, outputs_current, record_outputs
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -90,16 +90,29 @@ def _write_feeds(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     from .config import get_config
+    from .publications import get_library
 
     registry, lab = get_registry(app.env), get_config(app)
     out = Path(app.outdir)
+    feeds = {slug: person_feed(slug, lab.people_dir) for slug in registry.people}
+    # What the feeds show: the news, people's names and pages, the titles of papers the news
+    # names, the site's address and name. Unchanged and present: nothing to do.
+    lib = get_library(app.env)
+    papers = sorted({k for p in registry.people.values() for n in p.news for k in n.papers})
+    digest = fingerprint(__version__, registry.digest("news"), registry.digest("roster"),
+                         [lib.pubs[k].title if k in lib.pubs else None for k in papers],
+                         app.config.html_baseurl, lab.lab_name, lab.news_page, feeds,
+                         app.builder.get_target_uri(lab.news_page))
+    if outputs_current(app, "feeds", digest, [out / LAB_FEED, *(out / f for f in
+                                                                 feeds.values())]):
+        return
     _write(out / LAB_FEED, build_feed(app, registry, list(registry.people), LAB_FEED,
                                       f"{lab.lab_name}: news", lab.news_page))
-    for slug in registry.people:
-        feed = person_feed(slug, lab.people_dir)
+    for slug, feed in feeds.items():
         _write(out / feed, build_feed(app, registry, [slug], feed,
                                       f"{registry.people[slug].name}: news",
                                       registry.person_doc(slug)))
+    record_outputs(app, "feeds", digest)
 
 
 def _feed_links(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],

@@ -15,11 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .style import format_entry_text, match_members, plain, style_fingerprint
+from .style import PackedText, format_entry_packed, match_members, plain, style_fingerprint
 
 if TYPE_CHECKING:
-    from pybtex.richtext import Text
-
     from .registry import Registry
 
 #: Publication types in the order the canonical list shows them within a year.
@@ -32,7 +30,7 @@ KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pub:
     """What the handbook needs to know about one BibTeX entry."""
 
@@ -123,7 +121,7 @@ class Library:
     """All publications with the views the lists need; stored in the build environment."""
 
     pubs: dict[str, Pub] = field(default_factory=dict)
-    texts: dict[str, Text] = field(default_factory=dict)  #: key -> formatted reference
+    texts: dict[str, PackedText] = field(default_factory=dict)  #: key -> formatted reference
     by_person: dict[str, list[str]] = field(default_factory=dict)
     by_keyword: dict[str, list[str]] = field(default_factory=dict)
     formatted_count: int = 0  #: entries formatted by the last update (for tests/benchmarks)
@@ -156,7 +154,7 @@ def update_library(old: Library | None, entries: dict[str, Any], registry: Regis
             lib.pubs[key], lib.texts[key] = previous, old_texts[key]
             continue
         lib.pubs[key] = make_pub(entry, members, digest)
-        lib.texts[key] = format_entry_text(entry, name_index)
+        lib.texts[key] = format_entry_packed(entry, name_index)
         lib.formatted_count += 1
     by_person: dict[str, list[str]] = defaultdict(list)
     by_keyword: dict[str, list[str]] = defaultdict(list)

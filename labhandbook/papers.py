@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 STATE_FILE = "labhandbook-paper-pages.json"
-RELATED = 5
+RELATED = 5  #: related papers shown on a paper page
+NEIGHBOURS = 3  #: candidates on each side of the paper in each of its lists
 
 
 def paper_page(key: str) -> str:
@@ -67,26 +69,44 @@ class PaperRenderer:
         self.registry = get_registry(self.env)
         domain = cast("BibtexDomain", self.env.get_domain("cite"))
         self.entries = domain.bibdata.data.entries
-        self._area_keys: dict[str, list[str]] = {}
-        # The navigation every page shows: when it changes, paper pages are rendered again.
-        nav = [(doc, self.env.titles[doc].astext()) for doc in sorted(self.env.titles)]
-        nav_blob = json.dumps([nav, sorted((k, sorted(v)) for k, v in
-                                           self.env.toctree_includes.items())])
-        self.site = hashlib.blake2b(nav_blob.encode(), digest_size=8).hexdigest()
+        self._positions: dict[str, dict[str, int]] = {}
+        self._keys: dict[str, list[str]] = {}
+        self.site = _site_digest(app)
 
-    def area_keys(self, slug: str) -> list[str]:
-        """Keys of an area's papers, newest first (computed once per build)."""
-        if slug not in self._area_keys:
-            self._area_keys[slug] = self.lib.for_area(list(self.registry.areas[slug].keywords))
-        return self._area_keys[slug]
+    def _list(self, name: str) -> list[str]:
+        if name not in self._positions:
+            kind, _, slug = name.partition(":")
+            keys = (self.lib.for_area(list(self.registry.areas[slug].keywords))
+                    if kind == "area" else self.lib.by_person.get(slug, []))
+            self._positions[name] = {k: i for i, k in enumerate(keys)}
+            self._keys[name] = keys
+        return self._keys[name]
 
     def related(self, pub: Pub) -> list[str]:
-        """The newest other papers of the areas ``pub`` belongs to."""
-        candidates: set[str] = set()
-        for slug in areas_of(self.registry, pub):
-            candidates.update(self.area_keys(slug)[: RELATED + 1])
-        candidates.discard(pub.key)
-        return self.lib.ordered(list(candidates))[:RELATED]
+        """Papers near ``pub`` in time among those that share an area or a member with it.
+
+        Candidates are the neighbours of ``pub`` in each list it is in (not the newest papers
+        of its areas), ranked by how many lists they share with it, then by distance in time:
+        a new entry changes the related papers of its few neighbours only, so adding one
+        renders a handful of paper pages again, not every page of its areas.
+        """
+        shared: dict[str, int] = {}
+        for name in self._names(pub):
+            keys = self._list(name)
+            pos = self._positions[name][pub.key]
+            for key in keys[max(0, pos - NEIGHBOURS): pos + NEIGHBOURS + 1]:
+                if key != pub.key and safe_key(key):  # an unsafe key has no page
+                    shared[key] = shared.get(key, 0) + 1
+
+        def rank(key: str) -> tuple[int, int, int, str]:
+            other = self.lib.pubs[key]
+            return (-shared[key], abs(other.year - pub.year), abs(other.month - pub.month), key)
+
+        return sorted(shared, key=rank)[:RELATED]
+
+    def _names(self, pub: Pub) -> list[str]:
+        return ([f"area:{a}" for a in areas_of(self.registry, pub)]
+                + [f"person:{m}" for m in pub.members])
 
     def uri(self, page: str, target: str) -> str:
         return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
@@ -254,8 +274,36 @@ def venue_of(entry: Any) -> str:
     return ""
 
 
+def _site_digest(app: Sphinx) -> str:
+    """What every paper page shows besides its entry: the navigation, the settings and
+    templates of the HTML build, and this module (so a new version renders pages again)."""
+    env, builder = app.env, app.builder
+    nav = [(doc, env.titles[doc].astext()) for doc in sorted(env.titles)]
+    info = getattr(builder, "build_info", None)
+    templates = getattr(builder, "templates", None)
+    parts = [nav, sorted((k, sorted(v)) for k, v in env.toctree_includes.items()),
+             getattr(info, "config_hash", ""), getattr(info, "tags_hash", ""),
+             templates.newest_template_mtime() if templates else 0, _CODE]
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+
+
+_CODE = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+
+
+def _library_digest(renderer: PaperRenderer) -> str:
+    """One fingerprint of everything any paper page shows (checked before the per-page ones)."""
+    reg = renderer.registry
+    parts = [renderer.site, renderer.lib.digest_of(renderer.lib.ordered()),
+             reg.digest("names"), reg.digest("roster"), reg.digest("area-titles")]
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+
+
 def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """Render paper pages whose content changed (or whose file is missing)."""
+    """Render paper pages whose content changed (or whose file is missing).
+
+    A build in which nothing any paper page shows changed (one combined fingerprint) and
+    every page exists renders none and computes no per-page fingerprint.
+    """
     if app.builder.format != "html":
         return
     renderer = PaperRenderer(app)
@@ -263,27 +311,37 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     # rendered lives next to it in the doctree folder (build state, not source).
     state = Path(app.doctreedir, STATE_FILE)
     try:
-        written: dict[str, str] = json.loads(state.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        written = {}
-    current: dict[str, str] = {}
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        overall, written = str(saved["all"]), dict(saved["pages"])
+    except (OSError, ValueError, KeyError, TypeError):
+        overall, written = "", {}
     outdir = Path(app.outdir)
+    folder = outdir / PAPERS_DIR
+    keys = [k for k in renderer.lib.ordered() if safe_key(k)]  # `check` reports unsafe keys
+    files = {app.builder.get_target_uri(paper_page(k)): k for k in keys}
+    combined = _library_digest(renderer)
+    if combined == overall and set(written) == set(keys):
+        try:
+            present = {f"{PAPERS_DIR}/{name}" for name in os.listdir(folder)}
+        except OSError:
+            present = set()
+        if present.issuperset(files):
+            return
+    current: dict[str, str] = {}
     # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
     # navigation is the same HTML for every one of them: render it once per build.
     shared = _shared_renderer({})
-    for key in renderer.lib.ordered():
-        if not safe_key(key):  # `check` reports it: its page would leave the papers folder
-            continue
+    for target, key in files.items():
         digest = renderer.digest(key)
         current[key] = digest
-        target = outdir / (app.builder.get_target_uri(paper_page(key)))
-        if written.get(key) == digest and target.exists():
+        if written.get(key) == digest and (outdir / target).exists():
             continue
         context = {"title": renderer.lib.pubs[key].title, "body": renderer.body(key),
                    "metatags": renderer.metatags(key), "display_toc": False,
                    "sourcename": "", "lh_paper": key, "lh_shared": shared}
         yield paper_page(key), context, "page.html"
-    state.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
+    state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
+                     encoding="utf-8")
     for stale in {k for k in written if safe_key(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
 

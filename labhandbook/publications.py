@@ -27,7 +27,15 @@ from sphinxcontrib.bibtex.directives import BibliographyDirective
 from .charts import bar_chart, year_counts
 from .config import get_config
 from .directives import paragraph, section
-from .environment import add_token_resolver, get_registry, left_out_bib_files, note_tokens
+from .environment import (
+    add_token_resolver,
+    fingerprint,
+    get_registry,
+    left_out_bib_files,
+    note_tokens,
+    outputs_current,
+    record_outputs,
+)
 from .library import KINDS, Library, update_library
 from .style import (
     PAPER_SCHEME,
@@ -373,12 +381,17 @@ def _write_downloads(app: Sphinx, exception: Exception | None) -> None:
         return
     lib, registry = get_library(app.env), get_registry(app.env)
     folder = Path(app.outdir, DOWNLOADS)
+    slugs = sorted(registry.people)
+    digest = fingerprint(lib.digest_of(lib.ordered()), slugs)
+    if outputs_current(app, "downloads", digest, [folder / f"{s}.bib" for s in slugs]):
+        return
     folder.mkdir(parents=True, exist_ok=True)
-    for slug in registry.people:
+    for slug in slugs:
         text = "\n\n".join(lib.pubs[k].bibtex for k in lib.by_person.get(slug, [])) + "\n"
         path = folder / f"{slug}.bib"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+    record_outputs(app, "downloads", digest)
 
 
 def _config_defaults(app: Sphinx, config: Any) -> None:

@@ -3,8 +3,9 @@
 :func:`format_entry_text` turns one BibTeX entry into pybtex rich text. It is pure and fast
 (the .bib is UTF-8, so LaTeX decoding runs only for a field that still holds a macro), and
 :mod:`labhandbook.library` calls it once per changed entry, caching the result in the build
-environment. :func:`make_style` wraps that cache as a pybtex formatting style, so that
-sphinxcontrib-bibtex, which formats every ``{bibliography}`` on every build, only looks up.
+environment, packed into one string (:class:`PackedText`). :func:`make_style` wraps that
+cache as a pybtex formatting style, so that sphinxcontrib-bibtex, which formats every
+``{bibliography}`` on every build, only looks up.
 
 A member's name becomes ``HRef("labhandbook:person/<slug>", Tag("strong", name))``; the link
 is turned into a cross-reference to the person page by :mod:`labhandbook.publications`.
@@ -13,12 +14,13 @@ is turned into a cross-reference to the person page by :mod:`labhandbook.publica
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec)
-from pybtex.richtext import HRef, Tag, Text
+from pybtex.richtext import BaseMultipartText, HRef, String, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
 
@@ -160,13 +162,91 @@ def format_entry_text(entry: Any, name_index: Mapping[str, str]) -> Text:
     return Text(*parts)
 
 
+class PackedText:
+    """A formatted reference packed into one string, unpacked only when rendered.
+
+    The environment keeps every formatted entry (ours, and sphinxcontrib-bibtex's citations
+    point at the same objects). As pybtex rich text each entry is a tree of about forty
+    objects, and unpickling those trees (plus the garbage collector's passes over them, on
+    load and again at exit) was the largest cost of a no-change build at thousands of entries.
+    Packed, an entry is one object. It offers what pybtex's rich text offers its callers:
+    ``render(backend)`` (all sphinxcontrib-bibtex and the handbook call) and ``str()``.
+    """
+
+    __slots__ = ("packed",)
+
+    def __init__(self, packed: str) -> None:
+        self.packed = packed
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (PackedText, (self.packed,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PackedText) and other.packed == self.packed
+
+    def __hash__(self) -> int:
+        return hash(self.packed)
+
+    def __repr__(self) -> str:
+        return f"PackedText({self.packed!r})"
+
+    @classmethod
+    def pack(cls, text: Text) -> PackedText:
+        return cls(json.dumps(_pack(text), ensure_ascii=False, separators=(",", ":")))
+
+    def unpack(self) -> Text:
+        return Text(_unpack(json.loads(self.packed)))
+
+    def render(self, backend: Any) -> Any:
+        return self.unpack().render(backend)
+
+    def __str__(self) -> str:
+        return str(self.unpack())
+
+
+def _pack(part: Any) -> Any:
+    """Rich text as nested lists: a string, ``["", ...]`` (text), ``["<em", ...]`` (tag),
+    ``["@https://…", ...]`` (link)."""
+    if isinstance(part, str):
+        return part
+    if isinstance(part, String):
+        return "".join(part.parts)
+    if type(part) is Text:
+        head = ""
+    elif isinstance(part, Tag):
+        head = "<" + part.name
+    elif isinstance(part, HRef):
+        head = "@" + part.url
+    else:  # a rich text type the style does not make; fail loudly rather than lose it
+        raise TypeError(f"cannot pack {type(part).__name__}")
+    assert isinstance(part, BaseMultipartText)
+    return [head, *(_pack(p) for p in part.parts)]
+
+
+def _unpack(data: Any) -> Any:
+    if isinstance(data, str):
+        return data
+    head, *parts = data
+    children = [_unpack(p) for p in parts]
+    if head.startswith("<"):
+        return Tag(head[1:], *children)
+    if head.startswith("@"):
+        return HRef(head[1:], *children)
+    return Text(*children)
+
+
+def format_entry_packed(entry: Any, name_index: Mapping[str, str]) -> PackedText:
+    """:func:`format_entry_text`, packed for the environment (see :class:`PackedText`)."""
+    return PackedText.pack(format_entry_text(entry, name_index))
+
+
 class LabStyleBase(BaseStyle):
     """Newest first; labels are running numbers; formatting is a cache lookup."""
 
     default_name_style = "plain"
     default_label_style = "number"
     default_sorting_style = "none"
-    lookup: Callable[[Any], Text]
+    lookup: Callable[[Any], PackedText]
     sort_key: Callable[[Any], Any]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -186,7 +266,8 @@ class LabStyleBase(BaseStyle):
         return FormattedEntry(entry.key, self.lookup(entry), label)
 
 
-def make_style(lookup: Callable[[Any], Text], sort_key: Callable[[Any], Any]) -> type[BaseStyle]:
+def make_style(lookup: Callable[[Any], PackedText],
+               sort_key: Callable[[Any], Any]) -> type[BaseStyle]:
     """A style class bound to this build's cache (sphinxcontrib-bibtex instantiates it bare)."""
     return type("LabStyle", (LabStyleBase,), {"lookup": staticmethod(lookup),
                                               "sort_key": staticmethod(sort_key)})

@@ -152,3 +152,104 @@ def test_paper_pages_are_rendered_only_when_they_change(tmp_path) -> None:
     # the edited paper, and the one whose "related papers" shows its title
     assert changed == {"mueller2019umlaut.html", "wu2019ws.html"}
     assert "Umlauts in Big Molecules" in (tmp_path / "out/html/papers/wu2019ws.html").read_text()
+
+
+def _stamps(folder) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.html")}
+
+
+def test_a_new_entry_renders_only_its_neighbours_pages(tmp_path) -> None:
+    """Related papers are a paper's neighbours in time, not its area's newest papers: adding
+    one entry to an area of 40 renders its page and a few around it, not all 40 (#8)."""
+    from conftest import cli_build
+
+    from labhandbook.papers import NEIGHBOURS
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    many = "".join(
+        f"@inproceedings{{bulk{i:02d},\n  author = {{Wu, Lijun and Other, Person{i}}},\n"
+        f"  title = {{Molecule Study Number {i}}},\n  booktitle = {{Conference on Molecules}},\n"
+        f"  year = {{{2000 + i // 2}}},\n  keywords = {{molecules}},\n}}\n" for i in range(40))
+    (src / "bib" / "c.bib").write_text(many, encoding="utf-8")
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    folder = tmp_path / "out/html/papers"
+    before = _stamps(folder)
+    with (src / "bib" / "c.bib").open("a", encoding="utf-8") as f:
+        f.write("@inproceedings{bulknew,\n  author = {Wu, Lijun and Other, Someone},\n"
+                "  title = {A New Molecule Study},\n  booktitle = {Conference on Molecules},\n"
+                "  year = {2020},\n  keywords = {molecules},\n}\n")
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    after = _stamps(folder)
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert "bulknew.html" in changed
+    # the new page, and at most the neighbours on each side of it in the one list it is in
+    assert 1 < len(changed) <= 1 + 2 * NEIGHBOURS, sorted(changed)
+    new_related = [a["href"] for a in BeautifulSoup_(folder / "bulknew.html").select("#related a")]
+    assert len(new_related) == 5
+    for href in new_related:  # its related papers are the nearest in time
+        year = int(BeautifulSoup_(folder / href).select_one(".lh-paper-venue").get_text()
+                   .split(",")[-1].split("·")[0])
+        assert abs(year - 2020) <= 2
+
+
+def test_a_changed_setting_renders_paper_pages_again(tmp_path) -> None:
+    """Paper pages show the site's settings (title, theme options): a change there renders
+    them again even though no entry changed."""
+    from conftest import cli_build
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    folder = tmp_path / "out/html/papers"
+    before = _stamps(folder)
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    assert _stamps(folder) == before  # nothing changed: nothing rendered
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text() + 'html_title = "A Renamed Handbook"\n')
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    after = _stamps(folder)
+    assert all(after[name] != before[name] for name in before)
+    assert "A Renamed Handbook" in (folder / "wu2021drop.html").read_text(encoding="utf-8")
+
+
+def test_a_deleted_paper_page_is_rendered_again(tmp_path) -> None:
+    from conftest import cli_build
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    page = tmp_path / "out/html/papers/wu2021drop.html"
+    page.unlink()
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    assert page.exists()
+
+
+def BeautifulSoup_(path):  # noqa: N802  (a parsed HTML file)
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_feeds_and_downloads_are_written_only_when_what_they_show_changes(tmp_path) -> None:
+    from conftest import cli_build
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    out = tmp_path / "out/html"
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    files = [out / "news.atom", out / "people/lijun-wu.atom", out / "people/jorg-muller.atom",
+             out / "_downloads/bib/lijun-wu.bib", out / "_downloads/bib/jorg-muller.bib"]
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps
+    # a news item's paper gets a new title: the feeds that name it change, and the downloads
+    bib = src / "bib" / "a.bib"
+    text = bib.read_text(encoding="utf-8")
+    assert "Dropout Twice" in text
+    bib.write_text(text.replace("Dropout Twice", "Dropout Thrice"), encoding="utf-8")
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    assert "Dropout Thrice" in (out / "news.atom").read_text(encoding="utf-8")
+    assert "Dropout Thrice" in (out / "people/lijun-wu.atom").read_text(encoding="utf-8")
+    assert "Dropout Thrice" in (out / "_downloads/bib/lijun-wu.bib").read_text(encoding="utf-8")
+    (out / "people/jorg-muller.atom").unlink()  # a missing output is written again
+    (out / "_downloads/bib/jorg-muller.bib").unlink()
+    assert cli_build(src, tmp_path / "out").warnings == ""
+    assert (out / "people/jorg-muller.atom").exists()
+    assert (out / "_downloads/bib/jorg-muller.bib").exists()
