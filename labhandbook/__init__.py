@@ -35,6 +35,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .environment import setup_environment
     from .feeds import setup_feeds
     from .papers import setup_papers
+    from .process import setup_process
     from .publications import setup_publications
 
     for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
@@ -46,6 +47,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_papers(app)
     setup_charts(app)
     setup_feeds(app)
+    setup_process(app)
     app.connect("build-finished", _copy_static)
     app.add_css_file("labhandbook.css")
     return {

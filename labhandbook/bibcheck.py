@@ -29,7 +29,7 @@ from pybtex.textutils import normalize_whitespace
 from pybtex.utils import CaseInsensitiveDict
 
 from .config import LabConfig
-from .library import KINDS, split_keywords
+from .library import KINDS, safe_key, split_keywords
 from .problems import Problem
 from .registry import Registry, name_key, normalize_name
 
@@ -81,16 +81,6 @@ COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
 #: A key is the address of its paper's page (papers/<key>.html): letters, digits, ``_.:+-``,
 #: and ``/`` between parts (DBLP keys); never a quote, ``<``, ``#``, ``..`` or a space.
-KEY_PART_RE = re.compile(r"[\w.:+-]+")
-
-
-def safe_key(key: str) -> bool:
-    """Whether ``key`` can name a page: no character that leaves the papers folder, ends a URL
-    or an HTML/JavaScript string (the theme writes the page name into an inline script)."""
-    return all(KEY_PART_RE.fullmatch(part) and part not in (".", "..")
-               for part in key.split("/"))
-
-
 @dataclass(frozen=True)
 class Name:
     """The parts of one BibTeX name, as :class:`pybtex.database.Person` splits it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,16 @@ class Pub:
     def sort_key(self) -> tuple[int, int, str]:
         """Newest first, then by key for a stable order."""
         return (-self.year, -self.month, self.key)
+
+
+KEY_PART_RE = re.compile(r"[\w.:+-]+")
+
+
+def safe_key(key: str) -> bool:
+    """Whether ``key`` can name a page: no character that leaves the papers folder, ends a URL
+    or an HTML/JavaScript string (the theme writes the page name into an inline script)."""
+    return all(KEY_PART_RE.fullmatch(part) and part not in (".", "..")
+               for part in key.split("/"))
 
 
 def split_keywords(value: str) -> list[str]:

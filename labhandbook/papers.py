@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 from docutils import nodes
 from sphinx.util.osutil import relative_uri
 
-from .bibcheck import safe_key
 from .environment import get_registry
-from .library import KINDS, Library, Pub
+from .library import KINDS, Library, Pub, safe_key
 from .publications import BACKEND, get_library
 from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, display_name, link_targets, plain
 

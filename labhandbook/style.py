@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import latexcodec  # noqa: F401  (registers the "ulatex" codec)
 from pybtex.richtext import BaseMultipartText, HRef, String, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
@@ -45,6 +44,8 @@ def style_fingerprint() -> str:
 def plain(value: str) -> str:
     """Field text for display: LaTeX decoded only when a macro is present, braces dropped."""
     if "\\" in value or "~" in value or "--" in value:
+        import latexcodec  # noqa: F401  (registers the "ulatex" codec; only needed here)
+
         try:
             value = codecs.decode(value, "ulatex")
         except Exception:  # noqa: BLE001  (a malformed macro is shown as written)

@@ -62,3 +62,30 @@ def test_console_script_version_and_help() -> None:
     assert out.stdout.strip() == f"labhandbook {labhandbook.__version__}"
     out = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True)
     assert "check" in out.stdout
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+from sphinx.cmd.build import build_main
+status = build_main(["-b", "html", "-q", "-W", "-d", sys.argv[2] + "/doctrees", sys.argv[1],
+                     sys.argv[2] + "/html"])
+assert status == 0, status
+assert gc.get_freeze_count() == 0  # nothing is frozen while the process still runs
+atexit._run_exitfuncs()
+print(gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize("fast_exit", [True, False])
+def test_the_final_garbage_collection_is_skipped_only_at_exit(tmp_path, fast_exit) -> None:
+    """``fast_exit`` (see labhandbook.process): the heap is frozen by an exit hook, never
+    during the build; switched off, nothing is frozen."""
+    from conftest import ROOTS, copy_project
+
+    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text() + f'labhandbook["fast_exit"] = {fast_exit}\n')
+    run = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(src), str(tmp_path / "out")],
+                         capture_output=True, text=True, check=True)
+    frozen = int(run.stdout.split()[-1])
+    assert (frozen > 10_000) if fast_exit else (frozen == 0)
