@@ -43,7 +43,7 @@ SCALES: dict[str, tuple[int, int, int]] = {
     "lab": (50, 8, 1000),
     "dept": (200, 15, 5000),
 }
-VARIANTS = ("handbook", "floor", "naive", "floor-papers", "floor-fastexit")
+VARIANTS = ("handbook", "floor", "naive", "floor-papers", "floor-gcfreeze")
 RELATED = 5  #: related papers on a paper page, as labhandbook.papers
 DEFAULT_SEED = 8
 FIRST_YEAR, LAST_YEAR = 2016, 2025
@@ -773,7 +773,7 @@ def conf_py(lab: Lab, variant: str, bibfiles: list[str]) -> str:
         "handbook": ["myst_parser", "sphinxcontrib.bibtex", "sphinx_design", "labhandbook"],
         "floor": ["myst_parser", "sphinx_design"],
         "floor-papers": ["myst_parser", "sphinx_design"],
-        "floor-fastexit": ["myst_parser", "sphinx_design"],
+        "floor-gcfreeze": ["myst_parser", "sphinx_design"],
         "naive": ["myst_parser", "sphinxcontrib.bibtex", "sphinx_design"],
     }[variant]
     lines = [
@@ -795,8 +795,12 @@ def conf_py(lab: Lab, variant: str, bibfiles: list[str]) -> str:
                   "}"]
     if variant == "naive":
         lines.append(f"bibtex_bibfiles = {y(bibfiles)}")
-    if variant == "floor-fastexit":  # the exit the handbook has (labhandbook/process.py)
-        lines += ["import atexit, gc", "atexit.register(gc.freeze)"]
+    if variant == "floor-gcfreeze":  # what labhandbook/process.py does, for plain Sphinx
+        lines += ["import atexit, gc", "atexit.register(gc.freeze)", "",
+                  "def setup(app):",
+                  '    app.connect("builder-inited", lambda app: gc.freeze(), priority=1)',
+                  '    app.connect("build-finished", lambda app, exc: gc.unfreeze(), '
+                  "priority=1000)", ""]
     lines += [
         'myst_enable_extensions = ["colon_fence", "deflist", "attrs_inline", "attrs_block"]',
         "myst_heading_anchors = 3",
@@ -996,7 +1000,7 @@ def render(lab: Lab, variant: str) -> dict[str, str]:
     files["index.md"] = "\n\n".join([f"# {lab.name}", *lab.intro, (
         "```{toctree}\n:maxdepth: 1\n:caption: The lab\n\n"
         "people/index\nresearch/index\npublications\n```")]) + "\n"
-    floor = variant in ("floor", "floor-papers", "floor-fastexit")
+    floor = variant in ("floor", "floor-papers", "floor-gcfreeze")
     papers = variant == "floor-papers"
     if not floor:
         for name in BIBFILES:

@@ -28,9 +28,9 @@ class LabConfig:
     #: Raw HTML in pages may hold ``<script>``, ``on...=`` handlers and ``javascript:`` links.
     #: Off by default: ``check`` and the build report them, so a pull request cannot add script.
     allow_raw_html_scripts: bool = False
-    #: Skip the interpreter's final garbage collection when ``sphinx-build`` exits
-    #: (see :mod:`labhandbook.process`).
-    fast_exit: bool = True
+    #: Keep the loaded environment out of the garbage collector's passes during the build and
+    #: at exit (see :mod:`labhandbook.process`).
+    gc_freeze: bool = True
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabConfig:

@@ -1,15 +1,23 @@
-"""How a build process ends: without the interpreter's last pass over a large heap.
+"""The garbage collector and a build's long-lived heap.
 
-When ``sphinx-build`` exits, CPython's cyclic garbage collector walks every object still alive
-(the build environment with sphinxcontrib-bibtex's parsed entries, every imported module),
-several times, only to free memory that the operating system takes back anyway. With a large
-library that walk was the largest single cost of a no-change build: 1.4 s of 3.6 s at 5000
-BibTeX entries, 0.4 s of 1.6 s at 1000 (``benchmarks/README.md``).
+A build loads the pickled environment (with sphinxcontrib-bibtex's parsed BibTeX entries:
+about 200,000 objects at 5000 entries) and keeps it, with every imported module, until the
+process ends. CPython's cyclic garbage collector walks these objects again and again: during
+the build, whenever enough new objects have been made, and once more, several times, when the
+interpreter shuts down, only to free memory that the operating system takes back anyway.
+Profiled at 5000 entries, those walks were half of a no-change build (``benchmarks/README.md``).
 
-So, while the interpreter shuts down (an ``atexit`` hook, never during a build), the objects
-still alive are moved out of the collector's reach with :func:`gc.freeze`. Builds inside a
-long-lived process (tests, a preview server) are not affected, and reference counting still
-frees what it frees. ``labhandbook = {"fast_exit": False}`` in ``conf.py`` switches it off.
+So, with ``gc_freeze`` on (the default):
+
+* once the environment is loaded (``builder-inited``), the objects alive are moved out of the
+  collector's reach with :func:`gc.freeze`; they are long-lived by nature, and reference
+  counting still frees any of them that is dropped;
+* when the build has finished (``build-finished``), :func:`gc.unfreeze` gives them back, so a
+  build inside a long-lived process (tests, a preview server) leaves the collector as it was;
+* while the interpreter shuts down (an ``atexit`` hook), they are frozen again, so that the
+  final collections skip them.
+
+``labhandbook = {"gc_freeze": False}`` in ``conf.py`` switches all three off.
 """
 
 from __future__ import annotations
@@ -31,10 +39,24 @@ def _skip_final_collection() -> None:
 
 def _on_config_inited(app: Sphinx, config: Config) -> None:
     atexit.unregister(_skip_final_collection)  # at most once, and not at all when switched off
-    if get_config(app).fast_exit:
+    if get_config(app).gc_freeze:
         atexit.register(_skip_final_collection)
+
+
+def _freeze_loaded_heap(app: Sphinx) -> None:
+    if get_config(app).gc_freeze:
+        gc.freeze()
+
+
+def _unfreeze(app: Sphinx, exception: Exception | None) -> None:
+    if get_config(app).gc_freeze:
+        gc.unfreeze()
 
 
 def setup_process(app: Sphinx) -> None:
     # After labhandbook.config (priority 500) has validated the setting.
     app.connect("config-inited", _on_config_inited, priority=700)
+    # First of all builder-inited handlers: the environment has just been loaded.
+    app.connect("builder-inited", _freeze_loaded_heap, priority=1)
+    # Last of all build-finished handlers.
+    app.connect("build-finished", _unfreeze, priority=1000)

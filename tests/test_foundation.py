@@ -64,28 +64,50 @@ def test_console_script_version_and_help() -> None:
     assert "check" in out.stdout
 
 
-EXIT_PROBE = """
+FREEZE_PROBE = """
 import atexit, gc, sys
+from pathlib import Path
 from sphinx.cmd.build import build_main
 status = build_main(["-b", "html", "-q", "-W", "-d", sys.argv[2] + "/doctrees", sys.argv[1],
                      sys.argv[2] + "/html"])
 assert status == 0, status
-assert gc.get_freeze_count() == 0  # nothing is frozen while the process still runs
+during = Path(sys.argv[2], "frozen-during-build").read_text()
+after = gc.get_freeze_count()  # the build has finished: nothing may stay frozen
 atexit._run_exitfuncs()
-print(gc.get_freeze_count())
+print(during, after, gc.get_freeze_count())
+"""
+
+RECORD_FREEZE = """
+import gc
+from pathlib import Path
+
+def _record(app, env, added, changed, removed):
+    Path(app.outdir).parent.joinpath("frozen-during-build").write_text(
+        str(gc.get_freeze_count()))
+    return []
+
+def setup(app):
+    app.connect("env-get-outdated", _record)
 """
 
 
-@pytest.mark.parametrize("fast_exit", [True, False])
-def test_the_final_garbage_collection_is_skipped_only_at_exit(tmp_path, fast_exit) -> None:
-    """``fast_exit`` (see labhandbook.process): the heap is frozen by an exit hook, never
-    during the build; switched off, nothing is frozen."""
+@pytest.mark.parametrize("gc_freeze", [True, False])
+def test_the_loaded_heap_is_frozen_during_the_build_and_at_exit_only(tmp_path,
+                                                                   gc_freeze) -> None:
+    """``gc_freeze`` (labhandbook.process): frozen once the environment is loaded, unfrozen
+    when the build has finished (a long-lived process gets its collector back), frozen again
+    by the exit hook; switched off, never frozen."""
     from conftest import ROOTS, copy_project
 
     src = copy_project(ROOTS / "test-basic", tmp_path / "src")
     conf = src / "conf.py"
-    conf.write_text(conf.read_text() + f'labhandbook["fast_exit"] = {fast_exit}\n')
-    run = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(src), str(tmp_path / "out")],
+    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n'
+                    + RECORD_FREEZE)
+    run = subprocess.run([sys.executable, "-c", FREEZE_PROBE, str(src), str(tmp_path / "out")],
                          capture_output=True, text=True, check=True)
-    frozen = int(run.stdout.split()[-1])
-    assert (frozen > 10_000) if fast_exit else (frozen == 0)
+    during, after, at_exit = map(int, run.stdout.split()[-3:])
+    assert after == 0
+    if gc_freeze:
+        assert during > 10_000 and at_exit > 10_000
+    else:
+        assert during == 0 and at_exit == 0
