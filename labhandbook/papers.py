@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from docutils import nodes
+from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
+from sphinx.util.parallel import ParallelTasks, parallel_available
 
 from .environment import get_registry
 from .library import KINDS, Library, Pub, safe_key
@@ -31,9 +33,12 @@ if TYPE_CHECKING:
 
     from .registry import Registry
 
+logger = logging.getLogger(__name__)
+
 STATE_FILE = "labhandbook-paper-pages.json"
 RELATED = 5  #: related papers shown on a paper page
 NEIGHBOURS = 3  #: candidates on each side of the paper in each of its lists
+PARALLEL_MIN = 20  #: with ``-j``, render in worker processes from this many changed pages
 
 
 def paper_page(key: str) -> str:
@@ -327,22 +332,50 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         if present.issuperset(files):
             return
     current: dict[str, str] = {}
-    # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
-    # navigation is the same HTML for every one of them: render it once per build.
-    shared = _shared_renderer({})
+    todo: list[str] = []
     for target, key in files.items():
         digest = renderer.digest(key)
         current[key] = digest
-        if written.get(key) == digest and (outdir / target).exists():
-            continue
-        context = {"title": renderer.lib.pubs[key].title, "body": renderer.body(key),
-                   "metatags": renderer.metatags(key), "display_toc": False,
-                   "sourcename": "", "lh_paper": key, "lh_shared": shared}
-        yield paper_page(key), context, "page.html"
+        if written.get(key) != digest or not (outdir / target).exists():
+            todo.append(key)
+    # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
+    # navigation is the same HTML for every one of them: render it once per build.
+    shared = _shared_renderer({})
+
+    def context(key: str) -> dict[str, Any]:
+        return {"title": renderer.lib.pubs[key].title, "body": renderer.body(key),
+                "metatags": renderer.metatags(key), "display_toc": False,
+                "sourcename": "", "lh_paper": key, "lh_shared": shared}
+
+    nproc = app.parallel if parallel_available else 1
+    if nproc > 1 and len(todo) >= PARALLEL_MIN:
+        _render_parallel(app, todo, context, nproc)
+    else:
+        for key in todo:
+            yield paper_page(key), context(key), "page.html"
     state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
                      encoding="utf-8")
     for stale in {k for k in written if safe_key(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
+
+
+def _render_parallel(app: Sphinx, keys: list[str], context: Any, nproc: int) -> None:
+    """Render paper pages in forked worker processes (with ``-j``), as Sphinx writes source
+    pages: Sphinx itself renders the pages of ``html-collect-pages`` one by one in the main
+    process, which made ``-j auto`` no faster than ``-j 1`` with 1000 papers."""
+    builder = app.builder
+
+    def render(chunk: list[str]) -> None:
+        for key in chunk:
+            builder.handle_page(paper_page(key), context(key), "page.html")
+
+    logger.info("rendering %d paper pages in %d processes", len(keys), nproc)
+    render(keys[:1])  # in this process first: templates compiled and navigation rendered once
+    tasks = ParallelTasks(nproc)
+    rest = keys[1:]
+    for i in range(nproc):  # one chunk per process: each fork copies a large heap
+        tasks.add_task(render, rest[i::nproc])
+    tasks.join()
 
 
 def _open_graph(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],

@@ -253,3 +253,29 @@ def test_feeds_and_downloads_are_written_only_when_what_they_show_changes(tmp_pa
     assert cli_build(src, tmp_path / "out").warnings == ""
     assert (out / "people/jorg-muller.atom").exists()
     assert (out / "_downloads/bib/jorg-muller.bib").exists()
+
+
+def test_with_j2_paper_pages_are_rendered_in_worker_processes_with_the_same_bytes(tmp_path):
+    """``-j``: Sphinx renders ``html-collect-pages`` pages one by one in the main process, so
+    the handbook renders its paper pages in forked workers itself (labhandbook.papers)."""
+    import subprocess
+    import sys
+
+    from labhandbook.papers import PARALLEL_MIN
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    (src / "bib" / "c.bib").write_text("".join(
+        f"@misc{{bulk{i:02d},\n  author = {{Wu, Lijun}},\n  title = {{Paper {i}}},\n"
+        f"  year = {{{2000 + i}}},\n  keywords = {{molecules}},\n}}\n"
+        for i in range(PARALLEL_MIN + 5)), encoding="utf-8")
+    outs = {}
+    for jobs in ("1", "2"):
+        run = subprocess.run(
+            [sys.executable, "-m", "sphinx", "-b", "html", "-W", "-j", jobs, "-d",
+             str(tmp_path / f"d{jobs}"), str(src), str(tmp_path / f"h{jobs}")],
+            capture_output=True, text=True, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert ("paper pages in 2 processes" in run.stdout) == (jobs == "2")
+        outs[jobs] = {p.name: p.read_bytes() for p in (tmp_path / f"h{jobs}/papers").glob("*")}
+    assert len(outs["1"]) >= PARALLEL_MIN + 5
+    assert outs["1"] == outs["2"]
