@@ -147,3 +147,27 @@ def test_bibtex_text_round_trips_for_the_real_library() -> None:
             assert dict(again.fields) == dict(entry.fields)
             assert {r: [str(p) for p in ps] for r, ps in again.persons.items()} == \
                 {r: [str(p) for p in ps] for r, ps in entry.persons.items()}
+
+
+def test_a_packed_reference_renders_as_the_rich_text_it_was_made_from() -> None:
+    """The environment keeps references packed (one string each, #8); unpacked, they render
+    exactly as pybtex's rich text did, and a kind of rich text the style never makes is
+    refused rather than lost."""
+    import pickle
+
+    import pybtex.plugin
+    from pybtex.richtext import HRef, Protected, Tag, Text
+
+    from labhandbook.style import PackedText
+
+    rich = Text(HRef("labhandbook:person/ada", Tag("strong", "Ada Lovelace")), " and Jörg. ",
+                HRef("https://doi.org/10.1/x", "DOI"), Tag("em", "Notes", Tag("sup", "*")))
+    packed = PackedText.pack(rich)
+    assert isinstance(packed.packed, str)
+    again = pickle.loads(pickle.dumps(packed))
+    for backend in ("plaintext", "html", "markdown"):
+        render = pybtex.plugin.find_plugin("pybtex.backends", backend)()
+        assert again.render(render) == rich.render(render)
+    assert str(again) == str(rich)
+    with pytest.raises(TypeError):
+        PackedText.pack(Text(Protected("x")))
