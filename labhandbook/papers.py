@@ -22,7 +22,7 @@ from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 from sphinx.util.parallel import ParallelTasks, parallel_available
 
-from .environment import get_registry
+from .environment import fingerprint, get_registry
 from .library import KINDS, Library, Pub, safe_key
 from .publications import BACKEND, get_library
 from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, display_name, link_targets, plain
@@ -121,8 +121,7 @@ class PaperRenderer:
         parts = [self.site, pub.digest, [self.lib.pubs[k].digest for k in self.related(pub)],
                  [(s, self.registry.areas[s].title) for s in areas_of(self.registry, pub)],
                  [(m, self.registry.people[m].name) for m in pub.members]]
-        blob = json.dumps(parts, ensure_ascii=False)
-        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+        return fingerprint(*parts)
 
     def reference_html(self, page: str, key: str) -> str:
         """The formatted reference as HTML, members linked relative to ``page``."""
@@ -288,7 +287,7 @@ def _site_digest(app: Sphinx) -> str:
     parts = [nav, sorted((k, sorted(v)) for k, v in env.toctree_includes.items()),
              getattr(info, "config_hash", ""), getattr(info, "tags_hash", ""),
              templates.newest_template_mtime() if templates else 0, _CODE]
-    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+    return fingerprint(*parts)
 
 
 _CODE = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
@@ -299,7 +298,7 @@ def _library_digest(renderer: PaperRenderer) -> str:
     reg = renderer.registry
     parts = [renderer.site, renderer.lib.digest_of(renderer.lib.ordered()),
              reg.digest("names"), reg.digest("roster"), reg.digest("area-titles")]
-    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+    return fingerprint(*parts)
 
 
 def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
