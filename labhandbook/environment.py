@@ -58,15 +58,6 @@ def report(app: Sphinx, problems: Iterable[Problem]) -> None:
 OUTPUTS_FILE = "labhandbook-outputs.json"
 
 
-def fingerprint(*parts: Any) -> str:
-    """A short stable digest of JSON-serialisable ``parts``."""
-    import hashlib
-    import json
-
-    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
-
-
 def outputs_current(app: Sphinx, name: str, digest: str, files: Iterable[Path]) -> bool:
     """Whether the files a ``build-finished`` writer makes are there and were made from the
     same inputs (``digest``) by the last build; if not, the writer runs and calls

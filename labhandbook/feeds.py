@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .directives import news_items
-from .environment import fingerprint, get_registry, outputs_current, record_outputs
+from .environment import get_registry, outputs_current, record_outputs
+from .registry import fingerprint
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx

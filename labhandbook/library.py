@@ -9,13 +9,12 @@ so a build in which neither the .bib nor the registry changed formats nothing at
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .registry import fingerprint
 from .style import PackedText, format_entry_packed, match_members, plain, style_fingerprint
 
 if TYPE_CHECKING:
@@ -97,8 +96,7 @@ def entry_digest(entry: Any, members: list[str | None], salt: str = "") -> str:
     payload = [salt, entry.type.lower(), sorted((k.lower(), v) for k, v in entry.fields.items()),
                {role: [str(p) for p in persons] for role, persons in entry.persons.items()},
                members]
-    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+    return fingerprint(payload)
 
 
 def to_bibtex(entry: Any) -> str:
@@ -146,8 +144,7 @@ class Library:
         return self.ordered(list(found))
 
     def digest_of(self, keys: list[str]) -> str:
-        blob = json.dumps([(k, self.pubs[k].digest) for k in keys])
-        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+        return fingerprint([(k, self.pubs[k].digest) for k in keys])
 
 
 def update_library(old: Library | None, entries: dict[str, Any], registry: Registry) -> Library:

@@ -9,7 +9,6 @@ JSON-LD; person pages get ``Person`` JSON-LD.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
@@ -22,9 +21,10 @@ from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 from sphinx.util.parallel import ParallelTasks, parallel_available
 
-from .environment import fingerprint, get_registry
+from .environment import get_registry
 from .library import KINDS, Library, Pub, safe_key
 from .publications import BACKEND, get_library
+from .registry import fingerprint, source_fingerprint
 from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, display_name, link_targets, plain
 
 if TYPE_CHECKING:
@@ -73,18 +73,17 @@ class PaperRenderer:
         self.registry = get_registry(self.env)
         domain = cast("BibtexDomain", self.env.get_domain("cite"))
         self.entries = domain.bibdata.data.entries
-        self._positions: dict[str, dict[str, int]] = {}
-        self._keys: dict[str, list[str]] = {}
+        #: "area:x" / "person:y" -> that list's keys, newest first, and each key's position
+        self._lists: dict[str, tuple[list[str], dict[str, int]]] = {}
         self.site = _site_digest(app)
 
-    def _list(self, name: str) -> list[str]:
-        if name not in self._positions:
+    def _list(self, name: str) -> tuple[list[str], dict[str, int]]:
+        if name not in self._lists:
             kind, _, slug = name.partition(":")
             keys = (self.lib.for_area(list(self.registry.areas[slug].keywords))
                     if kind == "area" else self.lib.by_person.get(slug, []))
-            self._positions[name] = {k: i for i, k in enumerate(keys)}
-            self._keys[name] = keys
-        return self._keys[name]
+            self._lists[name] = (keys, {k: i for i, k in enumerate(keys)})
+        return self._lists[name]
 
     def related(self, pub: Pub) -> list[str]:
         """Papers near ``pub`` in time among those that share an area or a member with it.
@@ -95,9 +94,11 @@ class PaperRenderer:
         renders a handful of paper pages again, not every page of its areas.
         """
         shared: dict[str, int] = {}
-        for name in self._names(pub):
-            keys = self._list(name)
-            pos = self._positions[name][pub.key]
+        names = ([f"area:{a}" for a in areas_of(self.registry, pub)]
+                 + [f"person:{m}" for m in pub.members])
+        for name in names:
+            keys, positions = self._list(name)
+            pos = positions[pub.key]
             for key in keys[max(0, pos - NEIGHBOURS): pos + NEIGHBOURS + 1]:
                 if key != pub.key and safe_key(key):  # an unsafe key has no page
                     shared[key] = shared.get(key, 0) + 1
@@ -107,10 +108,6 @@ class PaperRenderer:
             return (-shared[key], abs(other.year - pub.year), abs(other.month - pub.month), key)
 
         return sorted(shared, key=rank)[:RELATED]
-
-    def _names(self, pub: Pub) -> list[str]:
-        return ([f"area:{a}" for a in areas_of(self.registry, pub)]
-                + [f"person:{m}" for m in pub.members])
 
     def uri(self, page: str, target: str) -> str:
         return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
@@ -290,7 +287,7 @@ def _site_digest(app: Sphinx) -> str:
     return fingerprint(*parts)
 
 
-_CODE = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+_CODE = source_fingerprint(__file__)
 
 
 def _library_digest(renderer: PaperRenderer) -> str:

@@ -29,7 +29,6 @@ from .config import get_config
 from .directives import paragraph, section
 from .environment import (
     add_token_resolver,
-    fingerprint,
     get_registry,
     left_out_bib_files,
     note_tokens,
@@ -37,6 +36,7 @@ from .environment import (
     record_outputs,
 )
 from .library import KINDS, Library, update_library
+from .registry import fingerprint
 from .style import (
     PAPER_SCHEME,
     PAPERS_DIR,

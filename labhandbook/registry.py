@@ -270,9 +270,15 @@ def name_key(person: Any) -> str:
 # --- the registry -------------------------------------------------------------------------------
 
 
-def _digest(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False)
+def fingerprint(*parts: Any) -> str:
+    """A short stable digest of JSON-serialisable ``parts`` (every fingerprint of the build)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+def source_fingerprint(path: str | Path) -> str:
+    """The digest of a module's source: output cached by that module changes with it."""
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -338,19 +344,19 @@ class Registry:
     def _digests(self) -> dict[str, str]:
         d: dict[str, str] = {}
         for slug, p in self.people.items():
-            d[f"person:{slug}"] = _digest(p.model_dump(mode="json"))
+            d[f"person:{slug}"] = fingerprint(p.model_dump(mode="json"))
         for slug, a in self.areas.items():
-            d[f"area:{slug}"] = _digest(a.model_dump(mode="json"))
-        d["people"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
-        d["areas"] = _digest(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
-        d["names"] = _digest(sorted(self.name_index.items()))
-        d["roster"] = _digest(sorted((slug, p.name) for slug, p in self.people.items()))
-        d["area-titles"] = _digest(sorted((slug, a.title, list(a.keywords))
+            d[f"area:{slug}"] = fingerprint(a.model_dump(mode="json"))
+        d["people"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
+        d["areas"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
+        d["names"] = fingerprint(sorted(self.name_index.items()))
+        d["roster"] = fingerprint(sorted((slug, p.name) for slug, p in self.people.items()))
+        d["area-titles"] = fingerprint(sorted((slug, a.title, list(a.keywords))
                                           for slug, a in self.areas.items()))
-        d["news"] = _digest(sorted((slug, p.name, [n.model_dump(mode="json") for n in p.news])
+        d["news"] = fingerprint(sorted((slug, p.name, [n.model_dump(mode="json") for n in p.news])
                                    for slug, p in self.people.items()))
         for area, members in self.members.items():
-            d[f"members:{area}"] = _digest([(m, d[f"person:{m}"]) for m in members])
+            d[f"members:{area}"] = fingerprint([(m, d[f"person:{m}"]) for m in members])
         return d
 
     def digest(self, token: str) -> str | None:

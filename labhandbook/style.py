@@ -23,7 +23,7 @@ from pybtex.richtext import BaseMultipartText, HRef, String, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
 
-from .registry import name_key
+from .registry import name_key, source_fingerprint
 
 PERSON_SCHEME = "labhandbook:person/"
 PAPER_SCHEME = "labhandbook:paper/"
@@ -35,10 +35,7 @@ _BRACES = re.compile(r"[{}]")
 
 def style_fingerprint() -> str:
     """Changes whenever this module changes, so cached formatted entries are never stale."""
-    from hashlib import blake2b
-    from pathlib import Path
-
-    return blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+    return source_fingerprint(__file__)
 
 
 def plain(value: str) -> str:
@@ -181,12 +178,6 @@ class PackedText:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (PackedText, (self.packed,))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PackedText) and other.packed == self.packed
-
-    def __hash__(self) -> int:
-        return hash(self.packed)
 
     def __repr__(self) -> str:
         return f"PackedText({self.packed!r})"
