@@ -393,7 +393,7 @@ def slugify(text: str) -> str:
 
 
 def name_key(spelling: str) -> str:
-    """As labhandbook.registry.normalize_name, for "Family, Given"."""
+    """A comparison key for "Family, Given" (exact spellings; the handbook reads more)."""
     last, _, first = spelling.partition(",")
     return f"{last.strip().casefold()}|{first.strip().casefold()}"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from pybtex.utils import CaseInsensitiveDict
 
 from .config import LabConfig
 from .library import KINDS, safe_key, split_keywords
+from .names import Name, Roster, attribution_notes, parse_name
 from .problems import Problem
-from .registry import Registry, name_key, normalize_name
+from .registry import Registry
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -81,70 +81,6 @@ COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
 #: A key is the address of its paper's page (papers/<key>.html): letters, digits, ``_.:+-``,
 #: and ``/`` between parts (DBLP keys); never a quote, ``<``, ``#``, ``..`` or a space.
-@dataclass(frozen=True)
-class Name:
-    """The parts of one BibTeX name, as :class:`pybtex.database.Person` splits it."""
-
-    first: tuple[str, ...]  #: first and middle names
-    prelast: tuple[str, ...]  #: "von" part
-    last: tuple[str, ...]
-    lineage: tuple[str, ...]  #: "Jr"
-
-    def __str__(self) -> str:  # the same as str(Person): "von Last, Jr, First"
-        return ", ".join(part for part in (" ".join(self.prelast + self.last),
-                                           " ".join(self.lineage), " ".join(self.first)) if part)
-
-    @classmethod
-    def of(cls, person: Person) -> Name:
-        return cls(tuple(person.first_names + person.middle_names), tuple(person.prelast_names),
-                   tuple(person.last_names), tuple(person.lineage_names))
-
-
-def _is_von(word: str) -> bool:
-    for ch in word:
-        if ch.isalpha():
-            return ch.islower()
-    return False
-
-
-def _von_last(words: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """pybtex's split of "von Last": the von part ends at the last lower-case word."""
-    head = words[:-1]
-    cut = 0
-    for i in range(len(head) - 1, -1, -1):
-        if _is_von(head[i]):
-            cut = i + 1
-            break
-    return tuple(head[:cut]), tuple(head[cut:] + words[-1:])
-
-
-def parse_name(name: str) -> Name | None:
-    """Split a plain name (no braces, backslashes or ``~``) exactly as pybtex does, ~20x faster.
-
-    Returns ``None`` for anything else; the caller then asks pybtex.
-    """
-    if "{" in name or "}" in name or "\\" in name or "~" in name:
-        return None
-    parts = [p.strip() for p in name.split(",")]
-    if len(parts) > 3:
-        return None
-    if len(parts) == 1:
-        words = name.split()
-        if not words:
-            return Name((), (), (), ())
-        pos = next((i for i, w in enumerate(words) if _is_von(w)), len(words))
-        first, von_last = words[:pos], words[pos:]
-        if not von_last:
-            von_last = [first.pop()]
-        von, last = _von_last(von_last)
-        return Name(tuple(first), von, last, ())
-    if any(not p for p in parts):
-        return None
-    von, last = _von_last(parts[0].split())
-    lineage = tuple(parts[1].split()) if len(parts) == 3 else ()
-    return Name(tuple(parts[-1].split()), von, last, lineage)
-
-
 # --- reading: entries with the line of every field -------------------------------------------
 
 
@@ -597,68 +533,14 @@ def _locate_error(text: str, rel: str, error: PybtexError, key: str | None,
 # --- checking entries against the handbook ----------------------------------------------------
 
 
-def _fold(text: str) -> str:
-    """Accent-, case- and punctuation-insensitive form of a name part: "Müller-Lüdenscheidt"
-    -> "mullerludenscheidt"."""
-    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ø", "o")
-                                 .replace("ł", "l").replace("đ", "d"))
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-def _tokens(first: str) -> list[str]:
-    """Given names split into folded words: "L.-J." -> ["l", "j"], "Li Jun" -> ["li", "jun"]."""
-    return [t for t in (_fold(part) for part in re.split(r"[\s.\-~]+", first)) if t]
-
-
-def _compatible(author: list[str], member: list[str]) -> bool:
-    """Could these given names (one of them abbreviated) belong to the same person?"""
-    if not author:
-        return True
-    for a, m in zip(author, member, strict=False):
-        if not (a == m or (len(a) == 1 and m.startswith(a)) or (len(m) == 1 and a.startswith(m))):
-            return False
-    return True
-
-
-@dataclass
-class _Members:
-    """Lookups over the lab's BibTeX name spellings."""
-
-    index: dict[str, str]  #: normalised spelling -> slug
-    by_last: dict[str, list[tuple[list[str], str, str]]]  #: folded last -> (given, slug, spelling)
-
-    @classmethod
-    def of(cls, registry: Registry) -> _Members:
-        by_last: dict[str, list[tuple[list[str], str, str]]] = {}
-        for key, slug in registry.name_index.items():
-            last, _, first = key.partition("|")
-            by_last.setdefault(_fold(last), []).append((_tokens(first), slug, key))
-        return cls(registry.name_index, by_last)
-
-    def lookalike(self, person: Name) -> tuple[str, bool] | None:
-        """The slug of the member this unmatched name resembles, and whether it is swapped."""
-        last = " ".join(person.prelast + person.last)
-        first = " ".join(person.first)
-        given = _tokens(first)
-        for tokens, slug, _ in self.by_last.get(_fold(last), []):
-            if _compatible(given, tokens) or _compatible(tokens, given):
-                return slug, False
-        if given:
-            for tokens, slug, _ in self.by_last.get("".join(given), []):
-                if tokens and "".join(tokens) == _fold(last):
-                    return slug, True
-        return None
-
-
 class _Checker:
     def __init__(self, registry: Registry, lib: Library, config: LabConfig) -> None:
         self.registry = registry
         self.lib = lib
         self.config = config
-        self.members = _Members.of(registry)
+        self.roster: Roster = registry.names
         self.keywords: set[str] = {kw for a in registry.areas.values() for kw in a.keywords}
         self.problems: list[Problem] = []
-        self.keys: dict[Name, str] = {}
 
     def add(self, entry: BibEntry, fieldname: str | None, message: str, hint: str,
             code: str, severity: str = "error") -> None:
@@ -681,7 +563,17 @@ class _Checker:
             keys[folded] = entry
             self.entry(entry)
         self.news_papers(keys)
+        self.problems.extend(attribution_notes(
+            self.roster, ((e.key, e.persons.get("author", [])) for e in keys.values()),
+            {slug: self.page_of(slug) for slug in self.registry.people}))
         return self.problems
+
+    def page_of(self, slug: str) -> tuple[str, int]:
+        """The person page of ``slug`` and the line of its ``name``."""
+        page = self.registry.pages.get(self.registry.docnames.get(f"person:{slug}", ""))
+        if page is None:
+            return f"{self.config.people_dir}/{slug}.md", 1
+        return page.path, page.line_of(("name",))
 
     # one entry
     def entry(self, e: BibEntry) -> None:
@@ -831,49 +723,38 @@ class _Checker:
                          "for you)", f"bib.{name}")
 
     def names(self, e: BibEntry) -> None:
+        """Authors that are members, or nearly: loose and ambiguous spellings are reported
+        once per person (:func:`labhandbook.names.attribution_notes`), not here."""
         matched = False
         suspicious = False
-        for role in ("author",):  # the style highlights and links authors only
-            for person in e.persons.get(role, []):
-                text = str(person)
-                if text.casefold() == "others":
-                    continue
-                key = self.keys.get(person)
-                if key is None:
-                    key = self.keys[person] = name_key(person)
-                if key in self.members.index:
-                    matched = True
-                    continue
-                if "\\" in text:
-                    suspicious = True
-                    self.add(e, role, f"the name {text!r} in {e.where} contains a LaTeX macro",
-                             "write the letters themselves (é, ü, ø) so that the name matches "
-                             "lab members", "bib.latex-name", severity="warning")
-                    continue
-                index = self.members.index
-                if len(person.last) >= 2 and len(person.first) >= 2 and (
-                        normalize_name(" ".join(person.last)) in index
-                        or normalize_name(" ".join(person.first)) in index):
-                    suspicious = True
-                    self.add(e, role, f"{text!r} in `{role}` of {e.where} looks like two names",
-                             "separate names with ` and `, not with commas", "bib.name-list",
-                             severity="warning")
-                    continue
-                look = self.members.lookalike(person)
-                if look is None:
-                    continue
-                slug, swapped = look
+        role = "author"  # the style highlights and links authors only
+        for person in e.persons.get(role, []):
+            text = str(person)
+            if text.casefold() == "others":
+                continue
+            match = self.roster.match(person)
+            if match.level != "none":
+                matched = True
+                continue
+            if len(person.last) >= 2 and len(person.first) >= 2 and (
+                    self.roster.slug(" ".join(person.last))
+                    or self.roster.slug(" ".join(person.first))):
                 suspicious = True
-                member = self.registry.people[slug]
-                page = self.registry.pages.get(self.registry.docnames.get(f"person:{slug}", ""))
-                page_path = page.path if page else f"{self.config.people_dir}/{slug}.md"
-                spelled = _spelling(member)
-                detail = " with first and last name swapped" if swapped else ""
-                self.add(e, role, f"{text!r} in {e.where} looks like {member.name}{detail} but "
-                         "matches none of their spellings",
-                         f"write it as {spelled!r}, or add {text!r} to `bib_names` in "
-                         f"{page_path}", "bib.name-variant", severity="warning")
-        if not matched and not suspicious and e.persons.get("author"):
+                self.add(e, role, f"{text!r} in `{role}` of {e.where} looks like two names",
+                         "separate names with ` and `, not with commas", "bib.name-list",
+                         severity="warning")
+                continue
+            swapped = self.roster.match(Name(person.last, (), person.first, ()))
+            if swapped.slug is None or swapped.level == "loose":
+                continue
+            suspicious = True
+            member = self.registry.people[swapped.slug]
+            path, _ = self.page_of(swapped.slug)
+            self.add(e, role, f"{text!r} in {e.where} looks like {member.name} with first and "
+                     "last name swapped",
+                     f"write it as {member.name!r}, or add {text!r} to `bib_names` in {path}",
+                     "bib.name-variant", severity="warning")
+        if not matched and not suspicious and e.persons.get(role):
             self.add(e, None, f"no author of {e.where} is a lab member",
                      "check how the members' names are spelled (their `bib_names`), or remove "
                      "the entry if it is not a lab paper", "bib.no-member", severity="warning")
@@ -896,12 +777,6 @@ class _Checker:
                         f"did you mean `{close[0]}`?" if close else
                         "use the key of a BibTeX entry (the word after `@article{`)",
                         code="bib.unknown-paper"))
-
-
-def _spelling(member) -> str:  # noqa: ANN001 - schema.Person
-    from .schema import default_bib_names
-
-    return (member.bib_names or default_bib_names(member.name))[0]
 
 
 def _short(value: str, limit: int = 60) -> str:

@@ -48,8 +48,8 @@ def _prepare_streams() -> None:
 
 def format_problem(problem: Problem) -> str:
     """One line: ``path:line: what is wrong — what to do`` (warnings say so)."""
-    if problem.severity == "warning":
-        return f"{problem.path}:{problem.line}: warning: {problem.text}"
+    if problem.severity in ("warning", "note"):
+        return f"{problem.path}:{problem.line}: {problem.severity}: {problem.text}"
     return str(problem)
 
 
@@ -64,7 +64,7 @@ def _github_annotation(problem: Problem, root: Path) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
-    kind = "warning" if problem.severity == "warning" else "error"
+    kind = {"warning": "warning", "note": "notice"}.get(problem.severity, "error")
     return (f"::{kind} file={esc(path, True)},line={problem.line},"
             f"title={esc('labhandbook check', True)}::{esc(problem.text)}")
 
@@ -105,7 +105,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if result.hidden:
         print(f"({_plural(result.hidden, 'more problem')} may only follow from the pages above "
               "that could not be read; fix those first and run the check again)")
-    if not result.problems:
+    notes = len(result.problems) - errors - warnings
+    if notes:
+        read += f"; {_plural(notes, 'note')} on who wrote what"
+    if not errors and not warnings:
         print(f"labhandbook check: no problems ({read}; {seconds:.2f} s)")
     elif not failed:
         print(f"labhandbook check: {_plural(warnings, 'warning')}, no errors ({read}; "
@@ -226,7 +229,6 @@ def _split(values: Sequence[str] | None) -> list[str]:
 
 
 def cmd_new_person(args: argparse.Namespace) -> int:
-    from .registry import normalize_name
     from .schema import Person
 
     root = find_root(args.root)
@@ -252,7 +254,8 @@ def cmd_new_person(args: argparse.Namespace) -> int:
                  + (", ".join(known) or "there are none yet; create one with "
                     "`labhandbook new area \"Title\"`")))
     spelling = default_bib_names(name)[0]
-    owner = registry.name_index.get(normalize_name(spelling))
+    match = registry.names.match(name)
+    owner = match.slug if match.level in ("full", "confirmed") else None
     if owner:
         raise Refusal(f"the name {name!r} is already used by {lab.people_dir}/{owner}.md — edit "
                       "that page, or, for a different person with the same name, create the "

@@ -51,6 +51,8 @@ def report(app: Sphinx, problems: Iterable[Problem]) -> None:
             errors += 1
             logger.error(problem.text, location=location, type="labhandbook",
                          subtype=problem.code)
+        elif problem.severity == "note":  # who wrote what: said, never fatal under -W
+            logger.info(f"{location}: note: {problem.text}")
     if errors:
         app.statuscode = 1
 

@@ -149,20 +149,20 @@ class Library:
 
 def update_library(old: Library | None, entries: dict[str, Any], registry: Registry) -> Library:
     """Index ``entries`` (key -> pybtex Entry), reusing every record whose digest is unchanged."""
-    name_index = registry.name_index
+    names = registry.names
     salt = style_fingerprint()
     lib = Library()
     old_pubs = old.pubs if old else {}
     old_texts = old.texts if old else {}
     for key, entry in entries.items():
-        members = match_members(entry, name_index)
+        members = match_members(entry, names)
         digest = entry_digest(entry, members, salt)
         previous = old_pubs.get(key)
         if previous is not None and previous.digest == digest and key in old_texts:
             lib.pubs[key], lib.texts[key] = previous, old_texts[key]
             continue
         lib.pubs[key] = make_pub(entry, members, digest)
-        lib.texts[key] = format_entry_packed(entry, name_index)
+        lib.texts[key] = format_entry_packed(entry, names)
         lib.formatted_count += 1
     by_person: dict[str, list[str]] = defaultdict(list)
     by_keyword: dict[str, list[str]] = defaultdict(list)

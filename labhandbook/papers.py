@@ -152,9 +152,9 @@ class PaperRenderer:
         page, pub, entry = paper_page(key), self.lib.pubs[key], self.entries[key]
         esc = html.escape
         authors = []
-        for person in entry.persons.get("author", []):
+        persons = entry.persons.get("author", [])
+        for person, slug in zip(persons, self.registry.names.slugs(persons), strict=True):
             name = display_name(person)
-            slug = self.registry.name_index.get(_norm(person))
             if slug:
                 href = esc(self.uri(page, self.registry.person_doc(slug)))
                 authors.append(f'<a class="lh-member reference internal" href="{href}">'
@@ -232,9 +232,9 @@ class PaperRenderer:
         pub, entry = self.lib.pubs[key], self.entries[key]
         base = self.env.config.html_baseurl
         authors = []
-        for person in entry.persons.get("author", []):
+        persons = entry.persons.get("author", [])
+        for person, slug in zip(persons, self.registry.names.slugs(persons), strict=True):
             item: dict[str, Any] = {"@type": "Person", "name": display_name(person)}
-            slug = self.registry.name_index.get(_norm(person))
             if slug and base:
                 item["url"] = base.rstrip("/") + "/" + self.builder.get_target_uri(
                     self.registry.person_doc(slug))
@@ -256,12 +256,6 @@ class PaperRenderer:
         if pub.keywords:
             data["keywords"] = list(pub.keywords)
         return data
-
-
-def _norm(person: Any) -> str:
-    from .registry import normalize_name
-
-    return normalize_name(str(person))
 
 
 def venue_of(entry: Any) -> str:

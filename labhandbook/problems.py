@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+#: A note is no mistake: something the build decided that a person may want to confirm.
+Severity = Literal["error", "warning", "note"]
 #: Characters that would break the one-line message (or drive a terminal): shown escaped.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 

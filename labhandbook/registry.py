@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import reprlib
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -24,8 +23,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .config import LabConfig
+from .names import Roster, members_of, read
 from .problems import Problem
-from .schema import ROLES, Area, Person, default_bib_names
+from .schema import ROLES, Area, Person
 
 try:  # the C loader is ~10x faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -242,31 +242,6 @@ def validation_problems(page: Page, model: type[BaseModel], err: ValidationError
     return problems
 
 
-# --- names --------------------------------------------------------------------------------------
-
-
-def normalize_name(name: str) -> str:
-    """A comparison key for a BibTeX name, equal for "Wu, Lijun" and "Lijun Wu".
-
-    Braces and case are ignored, accents are kept (Müller is not Muller), and the key is
-    "last|first" so that a co-author who shares a surname does not match.
-    """
-    text = unicodedata.normalize("NFC", name).replace("{", "").replace("}", "")
-    text = re.sub(r"\s+", " ", text).strip()
-    if "," in text:
-        last, _, first = text.partition(",")
-    else:
-        words = text.split(" ")
-        last, first = words[-1], " ".join(words[:-1])
-    return f"{last.strip().casefold()}|{first.strip().casefold()}"
-
-
-def name_key(person: Any) -> str:
-    """The key under which :attr:`Registry.name_index` knows a parsed BibTeX name
-    (a pybtex ``Person``): "Lijun Wu", "Wu, Lijun" and "{Wu}, Lijun" all give ``wu|lijun``."""
-    return normalize_name(str(person))
-
-
 # --- the registry -------------------------------------------------------------------------------
 
 
@@ -301,13 +276,9 @@ class Registry:
         return out
 
     @cached_property
-    def name_index(self) -> dict[str, str]:
-        """Normalised BibTeX name spelling -> person slug."""
-        out = {}
-        for slug, person in self.people.items():
-            for spelling in person.bib_names or default_bib_names(person.name):
-                out[normalize_name(spelling)] = slug
-        return out
+    def names(self) -> Roster:
+        """Who is who among BibTeX authors (:mod:`labhandbook.names`)."""
+        return members_of(self.people)
 
     @cached_property
     def by_docname(self) -> dict[str, tuple[str, str]]:
@@ -349,7 +320,7 @@ class Registry:
             d[f"area:{slug}"] = fingerprint(a.model_dump(mode="json"))
         d["people"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
         d["areas"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
-        d["names"] = fingerprint(sorted(self.name_index.items()))
+        d["names"] = fingerprint(self.names.fingerprint_data())
         d["roster"] = fingerprint(sorted((slug, p.name) for slug, p in self.people.items()))
         d["area-titles"] = fingerprint(sorted((slug, a.title, list(a.keywords))
                                           for slug, a in self.areas.items()))
@@ -434,21 +405,21 @@ def _cross_check(reg: Registry) -> list[Problem]:
         problems.extend(_unknown_references(
             page, "areas", person.areas, reg.areas, "unknown research area `{}`",
             f"use the file name of a page in research/: {area_list}", "registry.unknown-area"))
-    seen: dict[str, str] = {}
+    seen: dict[Any, str] = {}
     for slug, person in reg.people.items():
         page = reg.pages[reg.person_doc(slug)]
-        spellings = person.bib_names or default_bib_names(person.name)
-        for i, spelling in enumerate(spellings):
-            key = normalize_name(spelling)
-            other = seen.get(key)
+        # the name itself, and each confirmed spelling: one person each
+        for loc, text in [(("name",), person.name),
+                          *((("bib_names", i), t) for i, t in enumerate(person.bib_names))]:
+            folded = read(text)
+            other = seen.get(folded.key)
             if other and other != slug:
-                loc = ("bib_names", i) if person.bib_names else ("name",)
                 problems.append(Problem(
                     page.path, page.line_of(loc),
-                    f"the name spelling {spelling!r} also belongs to `{other}`",
+                    f"the name spelling {folded.text!r} also belongs to `{other}`",
                     "two people cannot share a BibTeX spelling: add a middle name or initial "
-                    "to `bib_names` of one of them", code="registry.duplicate-name"))
-            seen[key] = slug
+                    "to the `name` or `bib_names` of one of them", code="registry.duplicate-name"))
+            seen[folded.key] = slug
     for slug, area in reg.areas.items():
         page = reg.pages[reg.area_doc(slug)]
         problems.extend(_unknown_references(

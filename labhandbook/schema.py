@@ -199,7 +199,8 @@ class Person(_Strict):
     links: Links = Links()
     photo: Text | None = None
     photo_alt: Text | None = None
-    bib_names: list[Text] = []
+    bib_names: list[Text] = []  #: spellings confirmed as this person's
+    not_names: list[Text] = []  #: spellings that fit the name but are someone else
     awards: list[Award] = []
     service: list[Service] = []
     news: list[NewsItem] = []

@@ -17,13 +17,16 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybtex.richtext import BaseMultipartText, HRef, String, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
 
-from .registry import name_key, source_fingerprint
+from .registry import source_fingerprint
+
+if TYPE_CHECKING:
+    from .names import Roster
 
 PERSON_SCHEME = "labhandbook:person/"
 PAPER_SCHEME = "labhandbook:paper/"
@@ -65,9 +68,9 @@ def equal_positions(entry: Any) -> set[int]:
     return {int(x) for x in re.findall(r"\d+", raw)}
 
 
-def match_members(entry: Any, name_index: Mapping[str, str]) -> list[str | None]:
-    """For each author, the member slug it names (or None): exact spelling variants only."""
-    return [name_index.get(name_key(p)) for p in entry.persons.get("author", [])]
+def match_members(entry: Any, roster: Roster) -> list[str | None]:
+    """For each author, the member slug it names (or None), by :mod:`labhandbook.names`."""
+    return roster.slugs(entry.persons.get("author", []))
 
 
 def _join_names(names: list[Text]) -> Text:
@@ -125,11 +128,11 @@ def _venue(entry: Any) -> Text:
     return Text()
 
 
-def format_entry_text(entry: Any, name_index: Mapping[str, str]) -> Text:
+def format_entry_text(entry: Any, roster: Roster) -> Text:
     """The full reference: authors, title, venue, year, note, and identifier links."""
     equal = equal_positions(entry)
     names = []
-    members = match_members(entry, name_index)
+    members = match_members(entry, roster)
     authors = entry.persons.get("author", [])
     for i, (person, slug) in enumerate(zip(authors, members, strict=True), start=1):
         name: Any = display_name(person)
@@ -227,9 +230,9 @@ def _unpack(data: Any) -> Any:
     return Text(*children)
 
 
-def format_entry_packed(entry: Any, name_index: Mapping[str, str]) -> PackedText:
+def format_entry_packed(entry: Any, roster: Roster) -> PackedText:
     """:func:`format_entry_text`, packed for the environment (see :class:`PackedText`)."""
-    return PackedText.pack(format_entry_text(entry, name_index))
+    return PackedText.pack(format_entry_text(entry, roster))
 
 
 class LabStyleBase(BaseStyle):

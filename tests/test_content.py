@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 from labhandbook.config import LabConfig
-from labhandbook.registry import load_registry, normalize_name
+from labhandbook.registry import load_registry
 
 REGISTRY, PROBLEMS = load_registry(REPO, LabConfig())
 MOJIBAKE = re.compile("ð\u0178|â€|Ã[\u0080-\u00bf]|\ufffd|ï¿½")
@@ -40,9 +40,8 @@ def _bib_authors() -> dict[str, set[str]]:
     out = {}
     for path in sorted((REPO / "bib").glob("*.bib")):
         for key, entry in pybtex.database.parse_file(path).entries.items():
-            out[key] = {REGISTRY.name_index[normalize_name(str(p))]
-                        for p in entry.persons["author"]
-                        if normalize_name(str(p)) in REGISTRY.name_index}
+            slugs = REGISTRY.names.slugs(entry.persons["author"])
+            out[key] = {slug for slug in slugs if slug}
     return out
 
 

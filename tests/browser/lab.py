@@ -17,7 +17,7 @@ from pathlib import Path
 from pybtex.database import parse_file
 
 from labhandbook.config import LabConfig
-from labhandbook.registry import Registry, load_registry, normalize_name
+from labhandbook.registry import Registry, load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 #: Pages Sphinx generates that have no source file and no place in the navigation.
@@ -131,8 +131,8 @@ def read_papers(config: LabConfig, registry: Registry) -> list[Paper]:
             if not title:
                 continue
             members = {}
-            for person in entry.persons.get("author", []):
-                slug = registry.name_index.get(normalize_name(str(person)))
+            persons = entry.persons.get("author", [])
+            for person, slug in zip(persons, registry.names.slugs(persons), strict=True):
                 if slug:
                     members.setdefault(slug, str(person))
             papers.append(Paper(key, plain_title(title), members))
