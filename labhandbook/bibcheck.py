@@ -342,6 +342,20 @@ def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
             "save the file as UTF-8 in your editor and write accented letters as themselves "
             "(é, ü), not as LaTeX macros", code="bib.encoding"))
         return
+    _read_text(text, rel, macros, lib, names)
+
+
+def read_text_problems(text: str, rel: str) -> list[Problem]:
+    """The syntax problems of one BibTeX text, located as ``check`` locates them (for
+    ``labhandbook import``, which reads a file from outside the library)."""
+    lib = Library(files=[rel])
+    _read_text(text, rel, CaseInsensitiveDict(month_names), lib, {})
+    return lib.problems
+
+
+def _read_text(text: str, rel: str, macros: CaseInsensitiveDict, lib: Library,
+               names: dict[str, Name | None]) -> None:
+    problems = lib.problems
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     saved = CaseInsensitiveDict(macros)
     commands = _fast_parse(text, macros)

@@ -1,8 +1,9 @@
 """The ``labhandbook`` command line: checks and page scaffolding for lab members.
 
 ``labhandbook check`` finds every mistake the build would reject, without building.
-``labhandbook new person|area`` writes a new page from a template; it is the only command that
-writes to the handbook, and it never overwrites a file.
+``labhandbook new person|area`` writes a new page from a template and never overwrites a file.
+``labhandbook import FILE.bib`` brings an export into ``bib/`` (:mod:`labhandbook.importer`);
+it writes only with ``--write``.
 
 No command shows a Python traceback: mistakes in the handbook are reported as
 ``path:line: what is wrong — what to do``, and an unexpected failure as one line to report.
@@ -323,6 +324,55 @@ def cmd_new_area(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- import -------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import ImportRefused, apply, library_entries, plan, read_export
+
+    root = find_root(args.root)
+    lab, registry = _load(root)
+    source: Path = args.file
+    into = args.into or f"{lab.bib_dir}/{slugify(source.stem) or 'imported'}.bib"
+    into = Path(into).as_posix()
+    if not into.endswith(".bib") or not into.startswith(f"{lab.bib_dir}/") or ".." in into:
+        raise Refusal(f"--into {into!r} is not a .bib file in {lab.bib_dir}/ — write e.g. "
+                      f"--into {lab.bib_dir}/imported.bib")
+    try:
+        entries = read_export(source, str(source))
+        known = library_entries(root, lab.bib_files(root))
+    except ImportRefused as err:
+        for problem in err.problems:
+            print(format_problem(problem), file=sys.stderr)
+        print(f"labhandbook import: nothing imported — fix {source} (or the library) and run "
+              "the import again", file=sys.stderr)
+        return EXIT_PROBLEMS
+    keywords = {kw for area in registry.areas.values() for kw in area.keywords}
+    result = plan(entries, known, into, keywords)
+    labels = {"new": "new", "merge": "same paper, completed", "duplicate": "already there",
+              "conflict": "conflict"}
+    for outcome in result.outcomes:
+        print(f"{labels[outcome.kind]:>22}: {outcome.key} — {outcome.detail}")
+    counts = {kind: len(result.of(kind)) for kind in labels}
+    summary = (f"{len(entries)} entries read: {counts['new']} new, {counts['merge']} completing "
+               f"an entry, {counts['duplicate']} already there, {counts['conflict']} "
+               "conflicting")
+    if counts["conflict"]:
+        summary += " (left out: decide by hand which record is right)"
+    if not args.write:
+        print(f"labhandbook import: {summary}. Nothing written; run again with --write to "
+              f"add the new entries to {into} and complete the others in place.")
+        return EXIT_OK
+    try:
+        written = apply(root, result)
+    except OSError as err:
+        raise Refusal(f"cannot write ({err.strerror}); nothing was lost: the library files "
+                      "are written one at a time, check them with `git diff`") from None
+    print(f"labhandbook import: {summary}. Written: {', '.join(written) or 'nothing'}. "
+          "Run `labhandbook check` and review `git diff` before committing.")
+    return EXIT_OK
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
 
@@ -370,6 +420,17 @@ def _parser() -> argparse.ArgumentParser:
     area.add_argument("--slug", help="file name without .md (default: from the title)")
     area.set_defaults(func=cmd_new_area)
     new.set_defaults(func=None, new_parser=new)
+
+    imp = sub.add_parser("import", parents=[common], help="bring a BibTeX export into bib/",
+                         description="Read a BibTeX export (DBLP, Google Scholar, Zotero, ORCID, "
+                                     "...), normalise it, find the papers already in bib/ and "
+                                     "report what is new. Writes nothing without --write.")
+    imp.add_argument("file", type=Path, help="the exported .bib file")
+    imp.add_argument("--into", metavar="bib/NAME.bib",
+                     help="where new entries go (default: bib/<file name>.bib)")
+    imp.add_argument("--write", action="store_true",
+                     help="write the new entries and complete the matched ones")
+    imp.set_defaults(func=cmd_import)
     return parser
 
 

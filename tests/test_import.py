@@ -1,0 +1,189 @@
+"""``labhandbook import``: an export comes in normalised, once, without losing or doubling.
+
+The export below is written the way the tools write it (DBLP with ``crossref`` and ``\\_`` in
+DOIs, Google Scholar, Zotero with its own tags and file fields, an arXiv preprint of a paper the
+library has, the published version of a preprint it has).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOTS
+from pybtex.database.input.bibtex import Parser
+from test_check import tree_digest
+
+from labhandbook import cli
+
+EXPORT = r"""
+@inproceedings{DBLP:conf/x/MullerW24,
+  author    = {J{\"{o}}rg M{\"{u}}ller and Lijun Wu},
+  title     = {Fast {BibTeX} Imports},
+  booktitle = {Proceedings of the Import Conference},
+  crossref  = {DBLP:conf/x/2024},
+  year      = {2024},
+  doi       = {10.1234/import\_2024.7},
+  biburl    = {https://dblp.org/rec/conf/x/MullerW24.bib},
+  bibsource = {dblp computer science bibliography, https://dblp.org},
+}
+
+@proceedings{DBLP:conf/x/2024,
+  editor    = {Ada Lovelace},
+  title     = {Proceedings of the Import Conference, {IC} 2024},
+  publisher = {{ACM}},
+  year      = {2024},
+}
+
+@article{lovelace2023notes,
+  title={Notes on the analytical engine},
+  author={Lovelace, Ada and Babbage, Charles},
+  journal={Journal of Engines},
+  year={2023},
+  publisher={Engines Press}
+}
+
+@article{wu2024scalingpre,
+  title = {Scaling Laws for Reasoning},
+  author = {Wu, Lijun and Lovelace, Ada},
+  journal = {arXiv preprint arXiv:2402.05678},
+  year = {2024},
+  url = {https://arxiv.org/abs/2402.05678v2},
+}
+
+@inproceedings{wu2025proteinsconf,
+  author = {Wu, Lijun and Turing, Alan},
+  title = {Protein Language Models},
+  booktitle = {Proceedings of the Conference on Learning},
+  year = {2026},
+  doi = {10.1234/proteins.2026},
+  file = {Wu2026.pdf:/home/someone/Zotero/storage/Wu2026.pdf:application/pdf},
+  urldate = {2026-01-02},
+  keywords = {Computer Science - Machine Learning, proteins},
+}
+
+@article{wu2024scaling,
+  author = {Wu, Lijun},
+  title = {A Different Paper With a Taken Key},
+  journal = {Journal of Keys},
+  year = {2024},
+}
+
+@misc{comic1,
+  author = {Lovelace, Ada},
+  title = {Comic 1},
+  year = {2024},
+  note = {A short title and no identifier: found again by its key},
+  note = {(and a field written twice, as some exporters do: the first is kept)},
+}
+
+@article{engines-again,
+  author = {Lovelace, Ada},
+  title = {Another Title Entirely},
+  journal = {Journal of Engines},
+  year = {2023},
+  doi = {https://doi.org/10.1234/engines.2023.1},
+}
+"""
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Path:
+    root = tmp_path / "lab"
+    shutil.copytree(ROOTS / "test-check", root)
+    (root / "export.bib").write_text(EXPORT, encoding="utf-8")
+    return root
+
+
+def run(root: Path, *args: str) -> int:
+    return cli.main(["import", "--root", str(root), *args])
+
+
+def entries(path: Path) -> dict:
+    return dict(Parser(encoding="utf-8").parse_file(path).entries)
+
+
+def test_dry_run_reports_every_entry_and_writes_nothing(lab: Path, capsys) -> None:
+    before = tree_digest(lab)
+    assert run(lab, str(lab / "export.bib"), "--into", "bib/imported.bib") == 0
+    out = capsys.readouterr().out
+    assert tree_digest(lab) == before
+    assert "Nothing written" in out
+    # no entry lost: each of the export's 8 entries has exactly one outcome
+    lines = [line for line in out.splitlines() if " — " in line and ": " in line]
+    assert len(lines) == 8, out
+    assert "8 entries read: 3 new, 2 completing an entry, 2 already there, 1 conflicting" in out
+    assert "already there: lovelace2023notes — same title and year as `lovelace2023engines` " \
+           "(bib/papers.bib:1)" in out
+    assert "crossref" in out  # the parent volume is said to be folded in, not listed
+    assert "conflict: engines-again — same DOI 10.1234/engines.2023.1" in out
+    assert "new: wu2024scalingb — the key `wu2024scaling` is taken by another paper" in out
+
+
+def test_write_normalises_merges_and_is_idempotent(lab: Path, capsys) -> None:
+    assert run(lab, str(lab / "export.bib"), "--into", "bib/imported.bib", "--write") == 0
+    capsys.readouterr()
+    imported = entries(lab / "bib/imported.bib")
+    assert sorted(imported) == ["DBLP:conf/x/MullerW24", "comic1", "wu2024scalingb"]
+    assert imported["comic1"].fields["note"].startswith("A short title")
+    dblp = imported["DBLP:conf/x/MullerW24"]
+    # LaTeX decoded, escapes gone, crossref parent's fields inherited, exporter noise dropped
+    assert [str(p) for p in dblp.persons["author"]] == ["Müller, Jörg", "Wu, Lijun"]
+    assert dblp.fields["doi"] == "10.1234/import_2024.7"
+    assert dblp.fields["publisher"] == "{ACM}"
+    assert [str(p) for p in dblp.persons["editor"]] == ["Lovelace, Ada"]
+    assert "crossref" not in dblp.fields and "biburl" not in dblp.fields
+    # the arXiv preprint of a published paper: one entry, both identifiers, the key kept
+    papers = entries(lab / "bib/papers.bib")
+    scaling = papers["wu2024scaling"]
+    assert scaling.type == "inproceedings" and scaling.fields["eprint"] == "2402.05678"
+    assert scaling.fields["archiveprefix"] == "arXiv"
+    assert scaling.fields["booktitle"] == "Proceedings of the Conference on Learning"
+    # the published version of a preprint: one entry, now the published one, with its eprint
+    proteins = entries(lab / "bib/preprints.bib")["wu2025proteins"]
+    assert proteins.type == "inproceedings"
+    assert proteins.fields["doi"] == "10.1234/proteins.2026"
+    assert proteins.fields["eprint"] == "2501.01234" and proteins.fields["year"] == "2026"
+    assert proteins.fields["keywords"] == "proteins"  # the lab's keyword kept, Zotero's not
+    assert "file" not in proteins.fields and "urldate" not in proteins.fields
+    # the conflicting entry was left out; the library entry is unchanged
+    assert papers["lovelace2023engines"].fields["title"] == "Notes on the Analytical Engine"
+    # running it again adds nothing and changes nothing
+    after = tree_digest(lab)
+    assert run(lab, str(lab / "export.bib"), "--into", "bib/imported.bib", "--write") == 0
+    out = capsys.readouterr().out
+    assert "0 new, 0 completing an entry, 7 already there, 1 conflicting" in out
+    assert tree_digest(lab) == after
+    # what was written passes the check (the build's reading of it)
+    from labhandbook.check import check_handbook
+
+    errors = [p for p in check_handbook(lab) if p.severity == "error"]
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("@article{broken,\n  title = {Unclosed,\n  year = {2024},\n}\n", "export.bib:2:"),
+    (b"@article{x, title = {Caf\xe9 \x81\x8d}, year = {2024}}\n", "export.bib:1:"),
+    ("just some text\n", "holds no BibTeX entries"),
+])
+def test_bad_input_is_one_located_message_without_traceback(lab: Path, capsys, content,
+                                                            message: str) -> None:
+    path = lab / "export.bib"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    before = tree_digest(lab)
+    assert run(lab, str(path), "--write") == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert "nothing imported" in err
+    assert tree_digest(lab) == before
+
+
+def test_missing_file_and_bad_target_are_refused(lab: Path, capsys) -> None:
+    assert run(lab, str(lab / "nowhere.bib")) == 1
+    assert "cannot read the file" in capsys.readouterr().err
+    assert run(lab, str(lab / "export.bib"), "--into", "../outside.bib") == 1
+    assert "is not a .bib file in bib/" in capsys.readouterr().err
