@@ -12,27 +12,30 @@ No command shows a Python traceback: mistakes in the handbook are reported as
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
-from datetime import date
-from importlib import resources
 from pathlib import Path
-from string import Template
 
 from . import __version__
 from .problems import Problem
-from .schema import ROLES, SLUG_RE, default_bib_names
+from .scaffold import (
+    DEFAULT_ENGINE,
+    LabSettings,
+    PersonFacts,
+    Refusal,
+    area_page,
+    one_line,
+    person_page,
+    slug_for,
+    slugify,
+    validate_page,
+    write_new,
+)
+from .schema import ROLES, default_bib_names
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-class Refusal(Exception):
-    """A command cannot do what was asked; the message says why and what to do instead."""
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -122,57 +125,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
-# --- new ----------------------------------------------------------------------------------------
-
-_FOLD = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
-         "ı": "i", "'": "", "’": ""}
-
-
-def slugify(text: str) -> str:
-    """A file name from a name or title: "Zoë O'Brien" -> "zoe-obrien" (accents folded)."""
-    text = "".join(_FOLD.get(ch, ch) for ch in text.casefold())
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-def _yaml_text(value: str) -> str:
-    """``value`` as a YAML scalar: plain when that reads back the same, else double-quoted."""
-    import yaml
-
-    plain = re.fullmatch(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#]*", value) and not value.endswith(" ")
-    if plain:
-        try:
-            if yaml.safe_load(value) == value:
-                return value
-        except yaml.YAMLError:
-            pass
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _one_line(value: str, what: str) -> str:
-    value = " ".join(value.split())
-    if not value:
-        raise Refusal(f"the {what} is empty — write it in quotes, e.g. \"Ada Lovelace\"")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise Refusal(f"the {what} contains control characters — type it again")
-    return value
-
-
-def _template(name: str) -> Template:
-    text = resources.files("labhandbook").joinpath("templates", name).read_text(encoding="utf-8")
-    return Template(text)
-
-
-def _initials(spelling: str) -> str:
-    """ "Lovelace, Ada Augusta" -> "Lovelace, A. A." (an example of another spelling)."""
-    last, _, first = spelling.partition(", ")
-    if not first:
-        return spelling
-    return f"{last}, " + " ".join(f"{word[0]}." for word in first.split())
-
-
-def _flow_list(items: Sequence[str]) -> str:
-    return "[" + ", ".join(items) + "]"
+# --- new ---------------------------------------------------------------------------------------
 
 
 def _load(root: Path):  # noqa: ANN202 - (LabConfig, Registry)
@@ -187,41 +140,6 @@ def _load(root: Path):  # noqa: ANN202 - (LabConfig, Registry)
     return lab, registry
 
 
-def _validate(text: str, model: type, rel: str) -> None:
-    """The page just rendered must pass the schema; otherwise it is not written."""
-    import yaml
-    from pydantic import ValidationError
-
-    front = text.split("\n---\n", 1)[0].removeprefix("---\n")
-    try:
-        model.model_validate(yaml.safe_load(front) or {})
-    except (yaml.YAMLError, ValidationError) as err:  # a bug in the template, not the user's
-        raise RuntimeError(f"the template for {rel} does not validate: {err}") from None
-
-
-def _write_new(path: Path, text: str, rel: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-    except FileExistsError:
-        raise Refusal(f"{rel} already exists — edit that page instead, or choose another file "
-                      "name with --slug") from None
-    except OSError as err:
-        raise Refusal(f"cannot write {rel} ({err.strerror})") from None
-
-
-def _slug_for(args: argparse.Namespace, text: str, what: str) -> str:
-    slug = args.slug if args.slug else slugify(text)
-    if not slug:
-        raise Refusal(f"cannot make a file name from the {what} {text!r} — pass one with "
-                      "--slug, e.g. --slug wang-xiaoming")
-    if not SLUG_RE.match(slug):
-        raise Refusal(f"--slug {slug!r} is not a file name the handbook accepts — use "
-                      "lowercase letters and digits joined by '-', e.g. ada-lovelace")
-    return slug
-
-
 def _split(values: Sequence[str] | None) -> list[str]:
     out: list[str] = []
     for value in values or []:
@@ -233,8 +151,8 @@ def cmd_new_person(args: argparse.Namespace) -> int:
     from .schema import Person
 
     root = find_root(args.root)
-    name = _one_line(args.name, "name")
-    slug = _slug_for(args, name, "name")
+    name = one_line(args.name, "name")
+    slug = slug_for(args.slug, name, "name")
     lab, registry = _load(root)
     rel = f"{lab.people_dir}/{slug}.md"
     path = root / rel
@@ -261,15 +179,10 @@ def cmd_new_person(args: argparse.Namespace) -> int:
         raise Refusal(f"the name {name!r} is already used by {lab.people_dir}/{owner}.md — edit "
                       "that page, or, for a different person with the same name, create the "
                       "page with --slug and add a distinguishing middle name or initial")
-    text = _template("person.md").substitute(
-        name=_yaml_text(name), heading=name, role=args.role, joined=date.today().strftime("%Y-%m"),
-        areas=_flow_list(areas), slug=slug, bib_name=json.dumps(spelling, ensure_ascii=False),
-        bib_initials=json.dumps(_initials(spelling), ensure_ascii=False),
-        known_areas=", ".join(known) or "(none yet)", roles=", ".join(ROLES),
-        people_dir=lab.people_dir, research_dir=lab.research_dir,
-    )
-    _validate(text, Person, rel)
-    _write_new(path, text, rel)
+    text = person_page(PersonFacts(name, role=args.role, areas=areas), slug, lab.people_dir,
+                       lab.research_dir, known)
+    validate_page(text, Person, rel)
+    write_new(path, text, rel)
     print(f"Created {rel}")
     print("Next steps:")
     print(f"  1. Open {rel}: every field is explained in the file. Check `role` ({args.role}) "
@@ -288,8 +201,8 @@ def cmd_new_area(args: argparse.Namespace) -> int:
     from .schema import Area
 
     root = find_root(args.root)
-    title = _one_line(args.title, "title")
-    slug = _slug_for(args, title, "title")
+    title = one_line(args.title, "title")
+    slug = slug_for(args.slug, title, "title")
     lab, registry = _load(root)
     rel = f"{lab.research_dir}/{slug}.md"
     path = root / rel
@@ -302,16 +215,12 @@ def cmd_new_area(args: argparse.Namespace) -> int:
             raise Refusal(f"there is no person `{lead}` — use the file name (without .md) of a "
                           f"page in {lab.people_dir}/")
     keywords = _split(args.keyword) or [slug]
-    summary = _one_line(args.summary, "summary") if args.summary else \
+    summary = one_line(args.summary, "summary") if args.summary else \
         f"One sentence about {title}, shown on the research overview."
-    text = _template("area.md").substitute(
-        title=_yaml_text(title), heading=title, summary=_yaml_text(summary),
-        keywords=_flow_list([_yaml_text(k) for k in keywords]),
-        leads=_flow_list(leads), slug=slug, people_dir=lab.people_dir,
-        research_dir=lab.research_dir, bib_dir=lab.bib_dir, first_keyword=keywords[0],
-    )
-    _validate(text, Area, rel)
-    _write_new(path, text, rel)
+    text = area_page(title, slug, summary, keywords, leads, lab.people_dir, lab.research_dir,
+                     lab.bib_dir)
+    validate_page(text, Area, rel)
+    write_new(path, text, rel)
     print(f"Created {rel}")
     print("Next steps:")
     print(f"  1. Open {rel}: replace the summary and describe the area below the second `---`.")
@@ -373,6 +282,107 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- init, import-people, upgrade --------------------------------------------------------------
+
+
+def _ask(label: str, default: str = "") -> str:
+    shown = f" [{default}]" if default else ""
+    try:
+        answer = input(f"{label}{shown}: ").strip()
+    except EOFError:
+        answer = ""
+    return answer or default
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import LAB_SETTING_KEYS, init_lab
+
+    dest = Path(args.directory)
+    interactive = args.name is None and sys.stdin.isatty()
+    if args.name is None and not interactive:
+        raise Refusal("give the lab's name: labhandbook init DIR --name \"Our Lab\" (the other "
+                      "settings are optional; see labhandbook init --help)")
+    values = {key: getattr(args, key) or "" for key in
+              ("name", "tagline", "repository", "site_url", *LAB_SETTING_KEYS)}
+    if interactive:
+        print("A new lab handbook. Leave a question empty to skip it (it can be set in "
+              "conf.py later).")
+        values["name"] = _ask("Lab name")
+        for key, label in (("tagline", "One sentence about the lab"),
+                           ("institution", "Host institution"), ("location", "Location (city)"),
+                           ("email", "Contact e-mail"),
+                           ("repository", "Repository URL (https://github.com/...)"),
+                           ("site_url", "Web address of the published handbook")):
+            if not values[key]:
+                values[key] = _ask(label)
+    values = {k: one_line(v, k.replace("_", " ")) if v else "" for k, v in values.items()}
+    if not values["name"]:
+        raise Refusal("the lab's name is empty — give it with --name")
+    for key in ("repository", "site_url"):
+        if values[key] and not values[key].startswith("https://"):
+            raise Refusal(f"--{key.replace('_', '-')} must start with https://")
+    settings = LabSettings(engine=args.engine, **values)
+    written = init_lab(dest, settings)
+    print(f"Created the handbook of the {settings.name} in {dest} ({len(written)} files).")
+    print("Next steps:")
+    print(f"  cd {dest}")
+    print("  make html    # the first run installs everything into .venv and writes "
+          "requirements.lock")
+    print("  make test")
+    print("Then replace the EXAMPLE person, area and paper with the lab's own: "
+          "`labhandbook import-people people.csv`, `labhandbook new area`, and your .bib "
+          "files in bib/ (CONTRIBUTING.md explains each step).")
+    return EXIT_OK
+
+
+def cmd_import_people(args: argparse.Namespace) -> int:
+    from .scaffold import plan_people
+
+    root = find_root(args.root)
+    lab, registry = _load(root)
+    planned = plan_people(root, Path(args.file), lab, registry)
+    if args.dry_run:
+        for rel, _ in planned:
+            print(f"Would create {rel}")
+        print(f"labhandbook import-people: {_plural(len(planned), 'page')} to write; nothing "
+              "written (--dry-run)")
+        return EXIT_OK
+    written = []
+    try:
+        for rel, text in planned:
+            write_new(root / rel, text, rel)
+            written.append(rel)
+    except Refusal:
+        for rel in written:  # all or nothing: a page appeared while writing
+            (root / rel).unlink(missing_ok=True)
+        raise
+    for rel in written:
+        print(f"Created {rel}")
+    print(f"labhandbook import-people: {_plural(len(written), 'page')} written; run "
+          "`make check`, then look at the pages")
+    return EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from .upgrade import upgrade_pages
+
+    root = find_root(args.root)
+    lab, _ = _load(root)
+    changes = upgrade_pages(root, [lab.people_dir, lab.research_dir], write=not args.dry_run)
+    for change in changes:
+        print(change)
+    if not changes:
+        print(f"labhandbook upgrade: the pages are in the content format of labhandbook "
+              f"{__version__}; nothing to change")
+    elif args.dry_run:
+        print(f"labhandbook upgrade: {_plural(len(changes), 'change')} to make; nothing "
+              "written (--dry-run)")
+    else:
+        print(f"labhandbook upgrade: {_plural(len(changes), 'change')} made; review them with "
+              "`git diff`, then run `make check`")
+    return EXIT_OK
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
 
@@ -431,6 +441,41 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--write", action="store_true",
                      help="write the new entries and complete the matched ones")
     imp.set_defaults(func=cmd_import)
+
+    init = sub.add_parser("init", help="start a new lab's handbook in a new folder",
+                          description="Write a new lab's handbook repository (settings, an "
+                                      "example person, area and paper, Makefile, tests, Read the "
+                                      "Docs and CI configuration). Asks for the settings when "
+                                      "run in a terminal without --name.")
+    init.add_argument("directory", nargs="?", default=".",
+                      help="new or empty folder (default: the current one)")
+    init.add_argument("--name", help='the lab\'s name, e.g. "Robot Learning Lab"')
+    init.add_argument("--tagline", help="one sentence about the lab, for the home page")
+    init.add_argument("--institution", help="host institution")
+    init.add_argument("--location", help="where the lab is, e.g. a city")
+    init.add_argument("--email", help="contact e-mail address")
+    init.add_argument("--repository", help="URL of the lab's repository (edit buttons)")
+    init.add_argument("--site-url", dest="site_url", help="where the handbook is published")
+    init.add_argument("--engine", default=DEFAULT_ENGINE,
+                      help="where pip gets labhandbook, as the part of a requirement after the "
+                           "name: a version ('>=0.2') or '@ URL' (default: %(default)s)")
+    init.set_defaults(func=cmd_init)
+
+    people = sub.add_parser("import-people", parents=[common],
+                            help="write one page per person from a CSV or YAML table",
+                            description="Write people/<slug>.md for every row of a CSV (first "
+                                        "line: column names) or YAML (a list) file. Refuses "
+                                        "duplicates and unknown areas; writes nothing on error.")
+    people.add_argument("file", help="CSV or YAML file, one person per row")
+    people.add_argument("--dry-run", action="store_true", help="say what would be written")
+    people.set_defaults(func=cmd_import_people)
+
+    upgrade = sub.add_parser("upgrade", parents=[common],
+                             help="bring the pages to this version's content format",
+                             description="Rewrite front matter that an older version accepted "
+                                         "into this version's format, saying what changed.")
+    upgrade.add_argument("--dry-run", action="store_true", help="say what would change")
+    upgrade.set_defaults(func=cmd_upgrade)
     return parser
 
 

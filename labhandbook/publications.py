@@ -189,7 +189,8 @@ def filter_bar(registry: Any, lib: Library) -> nodes.raw:
 
 
 class PublicationsDirective(SphinxDirective):
-    """A list of publications: ``:person:``, ``:area:`` or the keys given as content."""
+    """A list of publications: ``:person:``, ``:area:``, the keys given as content, or without
+    either the lab's newest (with ``:limit:``), which needs no editing when papers change."""
 
     has_content = True
     option_spec = {
@@ -212,6 +213,9 @@ class PublicationsDirective(SphinxDirective):
                 raise self.error(f"unknown area `{slug}` — use a file name in research/")
             keys = lib.for_area(list(registry.areas[slug].keywords))
             note_tokens(env, [f"pubs:area:{slug}"])
+        elif not any(line.strip() for line in self.content):
+            keys = lib.ordered()  # no keys given: the newest publications of the lab
+            note_tokens(env, ["pubs:all"])
         else:
             keys = [k for k in (line.strip() for line in self.content) if k]
             missing = [k for k in keys if k not in lib.pubs]
