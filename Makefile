@@ -1,5 +1,6 @@
 # The handbook's commands. `make html` and `make test` work on a fresh clone with only Python:
-# the virtual environment is created from pyproject.toml when it is missing or older than it.
+# the virtual environment is created from requirements.lock (exact versions) and pyproject.toml
+# when it is missing or older than them.
 
 SHELL      := /bin/bash
 PYTHON     ?= python3
@@ -12,15 +13,17 @@ PYTEST_ARGS ?=
 SCALE      ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help html test fuzz lint check livehtml linkcheck rtd bench clean venv
+.PHONY: help html test fuzz lint check livehtml linkcheck rtd bench lock clean venv
 
 help: ## List the targets
 	@echo "Lab handbook — make targets:"
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the handbook's dependencies into $(VENV) (first run only)..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock \
+		2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
 		2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 	@touch $@
@@ -56,6 +59,16 @@ rtd: ## Reproduce the Read the Docs build: fresh venv, `pip install .`, their sp
 
 bench: $(STAMP) ## Benchmark build times against plain Sphinx (SCALE=small|lab|dept)
 	@$(BIN)/python benchmarks/run.py --scale $(SCALE)
+
+lock: ## Refresh requirements.lock: the newest versions pyproject.toml allows, pinned exactly
+	@rm -rf $(BUILDDIR)/lock-venv && $(PYTHON) -m venv $(BUILDDIR)/lock-venv
+	@$(BUILDDIR)/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check \
+		-e '.[dev]' 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+	@{ echo "# Exact versions of everything make and Read the Docs install (make lock refreshes it)."; \
+	   $(BUILDDIR)/lock-venv/bin/python -m pip freeze --exclude-editable \
+	   --disable-pip-version-check; } > requirements.lock
+	@rm -rf $(BUILDDIR)/lock-venv
+	@echo "Wrote requirements.lock; commit it with the change of pyproject.toml."
 
 clean: ## Remove build output (keeps the virtual environment)
 	rm -rf $(BUILDDIR)

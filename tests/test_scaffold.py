@@ -36,7 +36,8 @@ def test_init_writes_a_complete_lab_with_the_given_settings(tmp_path: Path, caps
     assert main(["init", str(dest), "--name", "Robot Learning Lab", "--email", "lab@example.org",
                  "--repository", "https://github.com/example/robot-lab"]) == 0
     files = snapshot(dest)
-    for expected in ("conf.py", "index.md", "people/index.md", "research/index.md", "bib/example.bib",
+    for expected in ("conf.py", "index.md", "people/index.md", "research/index.md",
+                     "bib/example.bib",
                      "_static/.gitkeep", "pyproject.toml", "tests/test_site.py", "Makefile",
                      ".readthedocs.yaml", ".github/workflows/ci.yml",
                      ".github/pull_request_template.md", "CONTRIBUTING.md", "README.md",
