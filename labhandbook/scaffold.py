@@ -371,7 +371,9 @@ def lab_files(settings: LabSettings) -> dict[str, str]:
     """Every file of a new lab's repository: path -> text."""
     name = settings.name
     lab_settings = ['    "lab_name": LAB["name"],\n']
-    for key in LAB_SETTING_KEYS:
+    if settings.institution:
+        lab_settings.append(f'    "institutions": [{{"name": {_py(settings.institution)}}}],\n')
+    for key in ("location", "email"):
         value = getattr(settings, key)
         if value:
             lab_settings.append(f"    {_py(key)}: {_py(value)},\n")

@@ -51,9 +51,37 @@ def test_readthedocs_config_points_at_existing_files() -> None:
     assert cfg["build"]["os"] == "ubuntu-24.04"
     assert (REPO / cfg["sphinx"]["configuration"]).is_file()
     assert cfg["sphinx"]["fail_on_warning"] is True
-    install = cfg["python"]["install"][0]
+    lock, install = cfg["python"]["install"]
+    assert (REPO / lock["requirements"]).is_file()
     assert install == {"method": "pip", "path": "."}
     assert (REPO / install["path"] / "pyproject.toml").is_file()
+
+
+def test_the_lock_pins_every_dependency_exactly() -> None:
+    """requirements.lock pins what pyproject.toml asks for (make lock refreshes it): every
+    line is ``name==version``, and every direct dependency is in it."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    lines = [line for line in (REPO / "requirements.lock").read_text().splitlines()
+             if line and not line.startswith("#")]
+    pinned = {}
+    for line in lines:
+        name, sep, version = line.partition("==")
+        assert sep and version, f"requirements.lock: {line!r} is not pinned exactly"
+        pinned[name.casefold().replace("_", "-")] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *[d for extra in project["optional-dependencies"].values()
+                                          for d in extra]]
+    for spec in wanted:
+        req = Requirement(spec)
+        if req.name == "labhandbook":
+            continue
+        name = req.name.casefold().replace("_", "-")
+        assert name in pinned, f"{req.name} is missing from requirements.lock: run make lock"
+        assert req.specifier.contains(pinned[name]), \
+            f"requirements.lock pins {req.name}=={pinned[name]}, outside {req.specifier}"
 
 
 def test_console_script_version_and_help() -> None:

@@ -192,3 +192,15 @@ def test_upgrade_dry_run_writes_nothing(lab: Path, capsys) -> None:
     assert main(["upgrade", "--root", str(lab), "--dry-run"]) == 0
     assert "2 changes to make" in capsys.readouterr().out
     assert snapshot(lab) == before
+
+
+def test_init_asks_for_the_settings_in_a_terminal(tmp_path: Path, capsys, monkeypatch) -> None:
+    answers = iter(["Robot Learning Lab", "We teach robots.", "", "Springfield",
+                    "lab@example.org", "", ""])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    assert main(["init", str(tmp_path / "lab")]) == 0
+    conf = (tmp_path / "lab/conf.py").read_text(encoding="utf-8")
+    assert '"name": "Robot Learning Lab"' in conf and '"tagline": "We teach robots."' in conf
+    assert '"location": "Springfield"' in conf and '"email": "lab@example.org"' in conf
+    assert "institutions" not in conf  # left empty: not written, never invented
