@@ -61,7 +61,6 @@ def test_the_lock_pins_every_dependency_exactly() -> None:
     """requirements.lock pins what pyproject.toml asks for (make lock refreshes it): every
     line is ``name==version``, and every direct dependency is in it."""
     import tomllib
-
     from packaging.requirements import Requirement
 
     lines = [line for line in (REPO / "requirements.lock").read_text().splitlines()
