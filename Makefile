@@ -40,8 +40,8 @@ test: $(STAMP) ## Run the test suite
 lint: $(STAMP) ## Lint the code with ruff
 	@$(BIN)/ruff check labhandbook tests benchmarks
 
-fuzz: $(STAMP) ## Property-based tests with thousands of generated pages and .bib entries
-	@LABHANDBOOK_FUZZ=1 $(BIN)/python -m pytest tests/test_fuzz.py -m fuzz -p no:cacheprovider $(PYTEST_ARGS)
+fuzz: $(STAMP) ## Property-based tests with thousands of generated cases; 200 edits incremental vs clean
+	@LABHANDBOOK_FUZZ=1 $(BIN)/python -m pytest tests/test_fuzz.py tests/test_incremental.py -m fuzz -p no:cacheprovider $(PYTEST_ARGS)
 
 check: $(STAMP) ## Check front matter and BibTeX without building
 	@$(BIN)/labhandbook check
