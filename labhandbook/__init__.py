@@ -17,14 +17,25 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 
 
-def _copy_static(app: Sphinx, exception: Exception | None) -> None:
-    """Ship our CSS and JS without touching ``html_static_path`` (a config change would make
-    every next build a full rebuild)."""
-    from sphinx.util.fileutil import copy_asset_file
+def _static_path(app: Sphinx, config: Any) -> None:
+    """Ship our CSS and JS as Sphinx ships static files: copied before pages are written, so
+    every build (clean or incremental) links them with the same ``?v=`` checksum. Set at
+    ``config-inited``, the same for every build: Sphinx sees no configuration change."""
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
 
-    if exception is None and app.builder.format == "html":
-        for asset in STATIC.iterdir():
-            copy_asset_file(asset, Path(app.outdir, "_static"), force=True)
+
+def code_version(package: Path = Path(__file__).parent) -> int:
+    """A number that changes with the package's code, templates and static files: as the
+    extension's ``env_version``, a new version makes Sphinx read and write everything again
+    (what the code pickles and renders may have changed), and nothing else does."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".html", ".css", ".js", ".md"):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return int.from_bytes(digest.digest(), "big")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -34,6 +45,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .directives import setup_directives
     from .environment import setup_environment
     from .feeds import setup_feeds
+    from .incremental import setup_incremental
     from .papers import setup_papers
     from .process import setup_process
     from .publications import setup_publications
@@ -48,11 +60,12 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_charts(app)
     setup_feeds(app)
     setup_process(app)
-    app.connect("build-finished", _copy_static)
+    setup_incremental(app)
+    app.connect("config-inited", _static_path)
     app.add_css_file("labhandbook.css")
     return {
         "version": __version__,
-        "env_version": 1,
+        "env_version": code_version(),
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

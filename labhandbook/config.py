@@ -68,13 +68,24 @@ def get_config(app: Sphinx) -> LabConfig:
 def _on_config_inited(app: Sphinx, config: Config) -> None:
     lab = LabConfig.from_dict(dict(config[CONFIG_NAME]))
     config._labhandbook = lab  # type: ignore[attr-defined]
-    if config.bibtex_bibfiles is None:
-        config.bibtex_bibfiles = lab.bib_files(Path(app.confdir))
     # Without a default colour mode the theme logs an error in every visitor's console.
     if "default_mode" not in config.html_context:
         config.html_context = {**config.html_context, "default_mode": "auto"}
 
 
+def _decide_sources(app: Sphinx, config: Config) -> None:
+    """Which .bib files and pages the build uses (see :mod:`labhandbook.sources`)."""
+    from .sources import apply
+
+    bib_files = config.bibtex_bibfiles
+    if bib_files is None:
+        bib_files = get_config(app).bib_files(Path(app.confdir))
+    apply(app, config, list(bib_files))
+
+
 def setup_config(app: Sphinx) -> None:
     app.add_config_value(CONFIG_NAME, {}, "env", types=frozenset({dict}))
     app.connect("config-inited", _on_config_inited)
+    # After Sphinx has merged the source suffixes of extensions (800): pages are found as
+    # Sphinx will find them.
+    app.connect("config-inited", _decide_sources, priority=850)

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 REGISTRY_ATTR = "labhandbook_registry"
 DEPS_ATTR = "labhandbook_deps"
 BIBCHECK_ATTR = "labhandbook_bibcheck"
+RESOLVERS_ATTR = "labhandbook_resolvers"
 
 #: Token prefixes whose fingerprints another module computes (e.g. publications): prefix -> fn.
 TokenResolver = Callable[["BuildEnvironment", str], "str | None"]
@@ -58,6 +59,7 @@ def report(app: Sphinx, problems: Iterable[Problem]) -> None:
 
 
 OUTPUTS_FILE = "labhandbook-outputs.json"
+OUTPUTS_ATTR = "_labhandbook_outputs"
 
 
 def outputs_current(app: Sphinx, name: str, digest: str, files: Iterable[Path]) -> bool:
@@ -66,6 +68,13 @@ def outputs_current(app: Sphinx, name: str, digest: str, files: Iterable[Path]) 
     :func:`record_outputs`. Kept next to the environment (build state, not source)."""
     return (_outputs_state(app).get(name) == digest
             and all(path.exists() for path in files))
+
+
+def note_outputs(app: Sphinx, files: Iterable[str]) -> None:
+    """Files (relative to the output folder) this build makes or keeps: what the last build
+    made and this one does not is deleted when the build has finished
+    (:mod:`labhandbook.incremental`)."""
+    app.__dict__.setdefault(OUTPUTS_ATTR, set()).update(files)
 
 
 def record_outputs(app: Sphinx, name: str, digest: str) -> None:
@@ -90,17 +99,16 @@ def _outputs_state(app: Sphinx) -> dict[str, str]:
 
 def current_digest(env: BuildEnvironment, token: str) -> str | None:
     """The fingerprint ``token`` has now, asking the module that owns its prefix."""
-    for prefix, resolver in getattr(env.app, "_labhandbook_resolvers", {}).items():
+    for prefix, resolver in getattr(env, RESOLVERS_ATTR, {}).items():
         if token.startswith(prefix):
             return resolver(env, token)
     return get_registry(env).digest(token)
 
 
 def add_token_resolver(app: Sphinx, prefix: str, resolver: TokenResolver) -> None:
-    """Let another module own the fingerprints of tokens starting with ``prefix``."""
-    if not hasattr(app, "_labhandbook_resolvers"):
-        app._labhandbook_resolvers = {}  # type: ignore[attr-defined]
-    app._labhandbook_resolvers[prefix] = resolver  # type: ignore[attr-defined]
+    """Let another module own the fingerprints of tokens starting with ``prefix`` (a
+    module-level function: the table is handed to the environment at ``builder-inited``)."""
+    app.__dict__.setdefault(RESOLVERS_ATTR, {})[prefix] = resolver
 
 
 def note_tokens(env: BuildEnvironment, tokens: Iterable[str]) -> None:
@@ -139,10 +147,11 @@ class TokenCollector(EnvironmentCollector):
         return sorted(outdated)
 
 
-def left_out_bib_files(env: BuildEnvironment) -> set[str]:
+def left_out_bib_files(env: BuildEnvironment) -> frozenset[str]:
     """.bib files left out of this build because pybtex cannot read them."""
-    cached = getattr(env, BIBCHECK_ATTR, None)
-    return cached[2] if cached else set()
+    from .sources import get_sources
+
+    return get_sources(env.config).left_out_bibs
 
 
 def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
@@ -155,46 +164,17 @@ def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
                    for p in (root / lab.bib_dir).glob("*.bib"))
     key = (stats, [registry.digest(t) for t in ("names", "areas", "news")])
     cached = getattr(env, BIBCHECK_ATTR, None)
-    fresh = cached is None or cached[0] != key
-    problems = check_library(root, lab, registry) if fresh else cached[1]
-    if any(p.code in ("bib.duplicate-key", "bib.duplicate-field") for p in problems):
-        # sphinxcontrib-bibtex repeats these without a line; check's located error says it
-        app.config.suppress_warnings = [*app.config.suppress_warnings,
-                                        "bibtex.bibfile_data_error"]
-    if fresh:
-        cached = (key, problems, _unparsable(app, problems))
+    if cached is None or cached[0] != key:
+        cached = (key, check_library(root, lab, registry))
         setattr(env, BIBCHECK_ATTR, cached)
-    if cached[2]:
-        # sphinxcontrib-bibtex stops the build with a traceback on a file pybtex cannot read:
-        # leave such files out; their problems are reported above and the build fails cleanly.
-        app.config.bibtex_bibfiles = [f for f in app.config.bibtex_bibfiles
-                                      if f not in cached[2]]
-        app.config.suppress_warnings = [*app.config.suppress_warnings, "bibtex.key_not_found"]
     return cached[1]
-
-
-def _unparsable(app: Sphinx, problems: list[Problem]) -> set[str]:
-    """Files with errors that pybtex's strict parser (as sphinxcontrib-bibtex runs it) rejects."""
-    from sphinxcontrib.bibtex.bibfile import parse_bibdata
-
-    suspects = {p.path for p in problems if p.severity == "error" and p.path.endswith(".bib")}
-    if not suspects:
-        return set()
-    root, good, bad = Path(app.srcdir), [], set()
-    for rel in app.config.bibtex_bibfiles:
-        try:
-            parse_bibdata([root / f for f in [*good, rel]], app.config.bibtex_encoding)
-        except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
-            bad.add(rel)
-        else:
-            good.append(rel)
-    return bad
 
 
 def _on_builder_inited(app: Sphinx) -> None:
     env = app.env
     registry, problems = load_registry(Path(app.srcdir), get_config(app))
     setattr(env, REGISTRY_ATTR, registry)
+    setattr(env, RESOLVERS_ATTR, dict(app.__dict__.get(RESOLVERS_ATTR, {})))
     if not hasattr(env, DEPS_ATTR):
         setattr(env, DEPS_ATTR, {})
     # The build reports exactly the errors `labhandbook check` reports, in the same words.
@@ -203,9 +183,6 @@ def _on_builder_inited(app: Sphinx) -> None:
     problems += raw_html_problems(Path(app.srcdir), get_config(app), app.config)
     problems = hide_cascades(problems + _library_problems(app, registry), get_config(app))[0]
     report(app, problems)
-    unreadable = sorted({p.path for p in problems if p.code == "page.encoding"})
-    if unreadable:  # Sphinx would stop with a traceback reading them; their error is reported
-        app.config.exclude_patterns = [*app.config.exclude_patterns, *unreadable]
 
 
 def setup_environment(app: Sphinx) -> None:

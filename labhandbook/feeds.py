@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .directives import news_items
-from .environment import get_registry, outputs_current, record_outputs
+from .environment import get_registry, note_outputs, outputs_current, record_outputs
 from .registry import fingerprint
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ def _write_feeds(app: Sphinx, exception: Exception | None) -> None:
                          [lib.pubs[k].title if k in lib.pubs else None for k in papers],
                          app.config.html_baseurl, lab.lab_name, lab.news_page, feeds,
                          app.builder.get_target_uri(lab.news_page))
+    note_outputs(app, [LAB_FEED, *feeds.values()])
     if outputs_current(app, "feeds", digest, [out / LAB_FEED, *(out / f for f in
                                                                  feeds.values())]):
         return

@@ -9,8 +9,10 @@ Profiled at 5000 entries, those walks were half of a no-change build (``benchmar
 
 So, with ``gc_freeze`` on (the default):
 
-* once the environment is loaded (``builder-inited``), the objects alive are moved out of the
-  collector's reach with :func:`gc.freeze`; they are long-lived by nature, and reference
+* once the environment is loaded and the build has begun (``env-before-read-docs``, the first
+  event inside the build, so that ``build-finished`` always follows it, also when a later
+  handler fails), the objects alive are moved out of the collector's reach with
+  :func:`gc.freeze`; they are long-lived by nature, and reference
   counting still frees any of them that is dropped;
 * when the build has finished (``build-finished``), :func:`gc.unfreeze` gives them back, so a
   build inside a long-lived process (tests, a preview server) leaves the collector as it was;
@@ -43,7 +45,7 @@ def _on_config_inited(app: Sphinx, config: Config) -> None:
         atexit.register(_skip_final_collection)
 
 
-def _freeze_loaded_heap(app: Sphinx) -> None:
+def _freeze_loaded_heap(app: Sphinx, env: object, docnames: list[str]) -> None:
     if get_config(app).gc_freeze:
         gc.freeze()
 
@@ -56,7 +58,8 @@ def _unfreeze(app: Sphinx, exception: Exception | None) -> None:
 def setup_process(app: Sphinx) -> None:
     # After labhandbook.config (priority 500) has validated the setting.
     app.connect("config-inited", _on_config_inited, priority=700)
-    # First of all builder-inited handlers: the environment has just been loaded.
-    app.connect("builder-inited", _freeze_loaded_heap, priority=1)
+    # Inside the build (not at builder-inited, which a failing later handler would leave
+    # without its build-finished): the environment and the registry are loaded.
+    app.connect("env-before-read-docs", _freeze_loaded_heap, priority=1)
     # Last of all build-finished handlers.
     app.connect("build-finished", _unfreeze, priority=1000)

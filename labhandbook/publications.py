@@ -18,7 +18,6 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx import addnodes
-from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
@@ -31,6 +30,7 @@ from .environment import (
     add_token_resolver,
     get_registry,
     left_out_bib_files,
+    note_outputs,
     note_tokens,
     outputs_current,
     record_outputs,
@@ -235,7 +235,7 @@ class PublicationIndex(SphinxDirective):
     """The canonical list: one section per year, one group per type, newest first.
 
     The entries are sphinxcontrib-bibtex citations (so ``{cite}`` links here); they are placed
-    into their year and type groups by :class:`PlaceCitations` when the page is written.
+    into their year and type groups by :func:`place_citations` when the page is written.
     """
 
     def run(self) -> list[nodes.Node]:
@@ -313,70 +313,68 @@ def _note_cited(app: Sphinx, doctree: nodes.document) -> None:
         note_tokens(app.env, [f"pub:{k}" for k in sorted(keys) if k in lib.pubs])
 
 
-class PlaceCitations(SphinxPostTransform):
+def place_citations(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Move the canonical citations into their year/type groups; link members; add buttons.
 
     Member and paper links (``labhandbook:`` URIs in the cached formatted entries) become
-    relative links here, so the cache holds no page-specific URL. Runs after
-    sphinxcontrib-bibtex renders the bibliography (priority 5).
+    relative links here, so the cache holds no page-specific URL. Runs at ``doctree-resolved``
+    (after sphinxcontrib-bibtex has rendered the bibliography in its post-transform).
     """
+    builder, env = app.builder, app.env
+    registry = get_registry(env)
+    for ref in list(doctree.findall(nodes.reference)):
+        uri = ref.get("refuri", "")
+        resolved = resolve_uri(builder, registry, docname, uri)
+        if resolved is not None:
+            ref["refuri"] = resolved
+            ref["internal"] = True
+            if uri.startswith(PERSON_SCHEME):
+                ref["classes"].append("lh-member")
+        elif ref.get("lh_root_path"):  # a generated file, relative to the site's root
+            ref["refuri"] = relative_uri(builder.get_target_uri(docname), ref["lh_root_path"])
+    _group_citations(env, doctree, docname)
 
-    default_priority = 7
 
-    def run(self, **kwargs: Any) -> None:
-        builder, env = self.app.builder, self.env
-        docname = env.path2doc(self.document["source"]) or ""
-        registry = get_registry(env)
-        for ref in list(self.document.findall(nodes.reference)):
-            uri = ref.get("refuri", "")
-            resolved = resolve_uri(builder, registry, docname, uri)
-            if resolved is not None:
-                ref["refuri"] = resolved
-                ref["internal"] = True
-                if uri.startswith(PERSON_SCHEME):
-                    ref["classes"].append("lh-member")
-            elif ref.get("lh_root_path"):  # a generated file, relative to the site's root
-                ref["refuri"] = relative_uri(builder.get_target_uri(docname),
-                                             ref["lh_root_path"])
-        slots = list(self.document.findall(
-            lambda n: isinstance(n, nodes.container) and "lh-pub-slot" in n["classes"]))
-        if not slots:
-            return
-        lib = get_library(env)
-        domain = cast("BibtexDomain", env.get_domain("cite"))
-        by_id = {c.citation_id: c.key for c in domain.citations
-                 if c.bibliography_key.docname == docname}
-        citations: dict[str, nodes.Element] = {}
-        for node in self.document.findall(nodes.citation):
-            for ident in node["ids"]:
-                if ident in by_id:
-                    citations[by_id[ident]] = node
-        for slot in slots:
-            # A real list (not docutils' citation markup, whose children are not list items
-            # for screen readers); each item keeps the citation's ids, so {cite} links land here.
-            group = nodes.bullet_list(classes=["lh-pub-group"])
-            for key in slot["lh_keys"]:
-                node = citations.get(key)
-                if node is None:
-                    continue
-                node.parent.remove(node)
-                item = nodes.list_item(ids=list(node["ids"]), classes=[
-                    "lh-citation", *pub_classes(get_registry(env), lib.pubs[key])])
-                label = node.next_node(nodes.label)
-                for child in node.children:
-                    if not isinstance(child, nodes.label):
-                        item += child.deepcopy()
-                first = item.next_node(nodes.paragraph)
-                if label is not None and first is not None:
-                    text = f"[{label.astext()}]"
-                    first.insert(0, nodes.inline(text, text, classes=["lh-label"]))
-                    first.insert(1, nodes.Text(" "))
-                item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
-                group += item
-            slot.replace_self(group)
-        for holder in list(self.document.findall(
-                lambda n: isinstance(n, nodes.container) and "lh-pub-source" in n["classes"])):
-            holder.parent.remove(holder)
+def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: str) -> None:
+    slots = list(doctree.findall(
+        lambda n: isinstance(n, nodes.container) and "lh-pub-slot" in n["classes"]))
+    if not slots:
+        return
+    lib = get_library(env)
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    by_id = {c.citation_id: c.key for c in domain.citations
+             if c.bibliography_key.docname == docname}
+    citations: dict[str, nodes.Element] = {}
+    for node in doctree.findall(nodes.citation):
+        for ident in node["ids"]:
+            if ident in by_id:
+                citations[by_id[ident]] = node
+    for slot in slots:
+        # A real list (not docutils' citation markup, whose children are not list items
+        # for screen readers); each item keeps the citation's ids, so {cite} links land here.
+        group = nodes.bullet_list(classes=["lh-pub-group"])
+        for key in slot["lh_keys"]:
+            node = citations.get(key)
+            if node is None:
+                continue
+            node.parent.remove(node)
+            item = nodes.list_item(ids=list(node["ids"]), classes=[
+                "lh-citation", *pub_classes(get_registry(env), lib.pubs[key])])
+            label = node.next_node(nodes.label)
+            for child in node.children:
+                if not isinstance(child, nodes.label):
+                    item += child.deepcopy()
+            first = item.next_node(nodes.paragraph)
+            if label is not None and first is not None:
+                text = f"[{label.astext()}]"
+                first.insert(0, nodes.inline(text, text, classes=["lh-label"]))
+                first.insert(1, nodes.Text(" "))
+            item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
+            group += item
+        slot.replace_self(group)
+    for holder in list(doctree.findall(
+            lambda n: isinstance(n, nodes.container) and "lh-pub-source" in n["classes"])):
+        holder.parent.remove(holder)
 
 
 def _write_downloads(app: Sphinx, exception: Exception | None) -> None:
@@ -387,6 +385,7 @@ def _write_downloads(app: Sphinx, exception: Exception | None) -> None:
     folder = Path(app.outdir, DOWNLOADS)
     slugs = sorted(registry.people)
     digest = fingerprint(lib.digest_of(lib.ordered()), slugs)
+    note_outputs(app, [f"{DOWNLOADS}/{s}.bib" for s in slugs])
     if outputs_current(app, "downloads", digest, [folder / f"{s}.bib" for s in slugs]):
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -416,6 +415,6 @@ def setup_publications(app: Sphinx) -> None:
     app.add_directive(INDEX, PublicationIndex)
     app.connect("labhandbook-page-sections", _page_sections)
     app.connect("doctree-read", _note_cited, priority=450)
-    app.add_post_transform(PlaceCitations)
+    app.connect("doctree-resolved", place_citations)
     app.connect("build-finished", _write_downloads)
     app.add_js_file("labhandbook.js")

@@ -321,7 +321,9 @@ class Registry:
         d["people"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("person:")))
         d["areas"] = fingerprint(sorted((k, v) for k, v in d.items() if k.startswith("area:")))
         d["names"] = fingerprint(self.names.fingerprint_data())
-        d["roster"] = fingerprint(sorted((slug, p.name) for slug, p in self.people.items()))
+        # in directory order: lists of people (the publications filter) follow role and status
+        d["roster"] = fingerprint([(slug, self.people[slug].name)
+                                   for slug in self.ordered_people()])
         d["area-titles"] = fingerprint(sorted((slug, a.title, list(a.keywords))
                                           for slug, a in self.areas.items()))
         d["news"] = fingerprint(sorted((slug, p.name, [n.model_dump(mode="json") for n in p.news])

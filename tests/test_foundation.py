@@ -108,13 +108,12 @@ RECORD_FREEZE = """
 import gc
 from pathlib import Path
 
-def _record(app, env, added, changed, removed):
+def _record(app, env, docnames):
     Path(app.outdir).parent.joinpath("frozen-during-build").write_text(
         str(gc.get_freeze_count()))
-    return []
 
 def setup(app):
-    app.connect("env-get-outdated", _record)
+    app.connect("env-before-read-docs", _record, priority=900)
 """
 
 

@@ -1,0 +1,112 @@
+"""What an incremental build must redo besides re-reading changed pages, so that it equals a
+clean build: pages to write again, and outputs of pages that no longer exist.
+
+Sphinx re-reads changed sources (and :mod:`labhandbook.environment` adds the pages whose
+generated facts changed), but it writes again only those and the pages whose toctree lists
+them. Two things on unchanged pages move all the same:
+
+* the navigation (the theme's sidebar, prev/next links) of every page, when a page is added,
+  removed or retitled, or a toctree changes;
+* ``{cite}`` links: sphinxcontrib-bibtex numbers the citations of the canonical list
+  (``publications.html#idNN``) over the whole list, so one added entry renumbers the others.
+
+Both are handled at ``env-updated`` (a documented event whose return value lists documents to
+write again, without reading them). Outputs of removed pages (HTML, ``_sources`` copy, feeds,
+.bib downloads) are deleted at ``build-finished`` from a manifest of what the last build made.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from .environment import OUTPUTS_ATTR, note_outputs
+from .registry import fingerprint
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
+    from sphinxcontrib.bibtex.domain import BibtexDomain
+
+NAV_ATTR = "labhandbook_nav"
+CITES_ATTR = "labhandbook_cite_targets"
+MANIFEST_FILE = "labhandbook-manifest.json"
+
+
+def navigation_digest(env: BuildEnvironment) -> str:
+    """Everything the navigation of a page shows: which pages exist, their titles and the
+    toctrees. Section headings inside pages are left out: sphinx-book-theme's sidebar lists
+    page titles only (``titles_only=True``), and a new year heading on a publication list
+    must not write every page again."""
+    titles = [(doc, env.titles[doc].astext()) for doc in sorted(env.titles)]
+    tocs = sorted((doc, list(inc)) for doc, inc in env.toctree_includes.items())
+    return fingerprint(sorted(env.found_docs), titles, tocs)
+
+
+def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
+    """Where each cited key's ``{cite}`` link points: the bibliography's page and anchor."""
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    return {c.key: [c.bibliography_key.docname, c.citation_id] for c in domain.citations}
+
+
+def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Unchanged pages whose output changes all the same (navigation, citation anchors)."""
+    nav = navigation_digest(env)
+    old_nav = getattr(env, NAV_ATTR, None)
+    setattr(env, NAV_ATTR, nav)
+    if old_nav is not None and old_nav != nav:
+        return sorted(env.found_docs)
+    targets = citation_targets(env)
+    old: dict[str, list[str]] = getattr(env, CITES_ATTR, {})
+    setattr(env, CITES_ATTR, targets)
+    moved = {k for k in set(old) | set(targets) if old.get(k) != targets.get(k)}
+    if not moved:
+        return []
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    return sorted({ref.docname for ref in domain.citation_refs
+                   if ref.docname in env.found_docs and moved & {t.key for t in ref.targets}})
+
+
+# --- outputs of pages that no longer exist ------------------------------------------------
+
+
+def page_outputs(app: Sphinx) -> list[str]:
+    """The HTML file and the ``_sources`` copy of every source page."""
+    builder, env, config = app.builder, app.env, app.config
+    out = [builder.get_target_uri(doc) for doc in env.found_docs]
+    if config.html_copy_source:
+        suffix = config.html_sourcelink_suffix
+        for doc in env.found_docs:
+            source = Path(env.doc2path(doc)).relative_to(app.srcdir).as_posix()
+            name = source if source.endswith(suffix) else source + suffix
+            out.append(f"_sources/{name}")
+    return out
+
+
+def _prune(app: Sphinx, exception: Exception | None) -> None:
+    """Delete what the last build made and this one no longer makes (after every writer)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    note_outputs(app, page_outputs(app))
+    current: set[str] = app.__dict__.pop(OUTPUTS_ATTR, set())
+    manifest = Path(app.doctreedir, MANIFEST_FILE)
+    try:
+        previous = set(json.loads(manifest.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        previous = set()
+    outdir = Path(app.outdir).resolve()
+    for name in sorted(previous - current):
+        path = (outdir / name).resolve()
+        if path.is_relative_to(outdir) and path.is_file():
+            path.unlink()
+    if previous != current:
+        manifest.write_text(json.dumps(sorted(current), indent=0), encoding="utf-8")
+
+
+def setup_incremental(app: Sphinx) -> dict[str, Any]:
+    # After sphinxcontrib-bibtex (500) has numbered the citations at env-updated.
+    app.connect("env-updated", _pages_to_rewrite, priority=800)
+    # After every writer of build-finished (feeds, downloads, sitemap: 500).
+    app.connect("build-finished", _prune, priority=900)
+    return {}

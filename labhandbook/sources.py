@@ -1,0 +1,132 @@
+"""Which sources a build uses, decided once at ``config-inited``.
+
+A .bib file pybtex cannot read stops sphinxcontrib-bibtex with a traceback, and so does a page
+that is not UTF-8 for Sphinx; both are left out of the build (their errors are reported with
+file and line by :mod:`labhandbook.environment`, and the build fails cleanly). The decision
+changes ``bibtex_bibfiles``, ``exclude_patterns`` and ``suppress_warnings``; made here, from
+the files alone, every build of the same sources makes the same one, so Sphinx sees the same
+configuration and does not re-read everything (editing the configuration later, at
+``builder-inited``, looked like a new configuration to every next build).
+
+Each file is examined once per change of its size or modification time; the verdicts are kept
+in the doctree folder (build state, not source).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
+
+CACHE_FILE = "labhandbook-sources.json"
+SOURCES_ATTR = "_labhandbook_sources"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The decision: files left out and whether pybtex will report data errors."""
+
+    left_out_bibs: frozenset[str] = frozenset()
+    unreadable_pages: frozenset[str] = frozenset()
+    bib_data_errors: bool = False
+
+
+def get_sources(config: Config) -> Sources:
+    return getattr(config, SOURCES_ATTR, Sources())
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
+    """Whether pybtex, as sphinxcontrib-bibtex runs it, reads ``path`` (and its keys)."""
+    from pybtex.database import BibliographyDataError
+    from pybtex.database.input.bibtex import Parser
+
+    parser = Parser(encoding)
+    try:
+        parser.parse_file(str(path))
+    except BibliographyDataError:
+        return {"bad": False, "data_error": True, "keys": list(parser.data.entries)}
+    except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
+        return {"bad": True, "data_error": False, "keys": []}
+    return {"bad": False, "data_error": False, "keys": list(parser.data.entries)}
+
+
+def _page_verdict(path: Path) -> dict[str, Any]:
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return {"bad": True}
+    return {"bad": False}
+
+
+def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
+    """Examine the .bib files and source pages that changed since the last decision."""
+    from sphinx.project import Project
+
+    root = Path(app.srcdir)
+    cache_path = Path(app.doctreedir, CACHE_FILE)
+    try:
+        cache = json.loads(cache_path.read_text(encoding="utf-8"))
+        assert isinstance(cache, dict)
+    except (OSError, ValueError, AssertionError):
+        cache = {}
+    fresh: dict[str, Any] = {}
+
+    def verdict(kind: str, rel: str, judge: Any) -> dict[str, Any]:
+        path = root / rel
+        stamp = [kind, *_stat(path)]
+        old = cache.get(rel)
+        result = old if isinstance(old, dict) and old.get("stamp") == stamp else {
+            **judge(path), "stamp": stamp}
+        fresh[rel] = result
+        return result
+
+    encoding = config.bibtex_encoding
+    bibs = {rel: verdict("bib", rel, lambda p: _bib_verdict(p, encoding))
+            for rel in bib_files if (root / rel).is_file()}
+    seen: set[str] = set()
+    data_errors = False
+    for result in bibs.values():
+        if result["bad"]:
+            continue
+        data_errors |= result["data_error"] or bool(seen & set(result["keys"]))
+        seen.update(result["keys"])
+    project = Project(root, config.source_suffix)
+    docs = project.discover(config.exclude_patterns, config.include_patterns)
+    pages = {}
+    for doc in docs:
+        rel = Path(project.doc2path(doc, absolute=True)).relative_to(root).as_posix()
+        pages[rel] = verdict("page", rel, _page_verdict)
+    if fresh != cache:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(fresh, sort_keys=True), encoding="utf-8")
+    return Sources(left_out_bibs=frozenset(r for r, v in bibs.items() if v["bad"]),
+                   unreadable_pages=frozenset(r for r, v in pages.items() if v["bad"]),
+                   bib_data_errors=data_errors)
+
+
+def apply(app: Sphinx, config: Config, bib_files: list[str]) -> None:
+    """Decide, and set the configuration accordingly (at ``config-inited`` only)."""
+    sources = decide(app, config, bib_files)
+    setattr(config, SOURCES_ATTR, sources)
+    config.bibtex_bibfiles = [f for f in bib_files if f not in sources.left_out_bibs]
+    suppress = []
+    if sources.bib_data_errors:
+        # sphinxcontrib-bibtex repeats duplicate keys and fields without a line;
+        # `check`'s located error (reported by the build) says it.
+        suppress.append("bibtex.bibfile_data_error")
+    if sources.left_out_bibs:
+        suppress.append("bibtex.key_not_found")  # citations of the left-out file's entries
+    if suppress:
+        config.suppress_warnings = [*config.suppress_warnings, *suppress]
+    if sources.unreadable_pages:
+        config.exclude_patterns = [*config.exclude_patterns, *sorted(sources.unreadable_pages)]
