@@ -46,10 +46,8 @@ fuzz: $(STAMP) ## Property-based tests with thousands of generated cases; 200 ed
 check: $(STAMP) ## Check front matter and BibTeX without building
 	@$(BIN)/labhandbook check
 
-livehtml: $(STAMP) ## Preview on http://127.0.0.1:8000, rebuilding on every save
-	@$(BIN)/sphinx-autobuild --host 127.0.0.1 --port 8000 --open-browser \
-		--watch labhandbook --ignore "$(VENV)/*" --ignore "$(BUILDDIR)/*" \
-		. $(BUILDDIR)/livehtml -d $(BUILDDIR)/livedoctrees $(SPHINXOPTS)
+livehtml: $(STAMP) ## Preview on http://127.0.0.1:8000: warm rebuild on every save, the page reloads itself
+	@$(BIN)/labhandbook serve --port 8000 --open
 
 linkcheck: $(STAMP) ## Check every external link (needs the internet)
 	@$(BIN)/sphinx-build -b linkcheck -d $(BUILDDIR)/doctrees . $(BUILDDIR)/linkcheck

@@ -125,6 +125,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    return serve(find_root(args.root), args.port, open_browser=args.open)
+
+
 # --- new ---------------------------------------------------------------------------------------
 
 
@@ -403,6 +409,15 @@ def _parser() -> argparse.ArgumentParser:
                                        "library without building. Exit status 1 on errors.")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(func=cmd_check)
+
+    serve = sub.add_parser("serve", parents=[common],
+                           help="live preview on 127.0.0.1: rebuilds and reloads on every save",
+                           description="Build the handbook, serve it on 127.0.0.1 and rebuild "
+                                       "on every save, keeping the build warm; the browser "
+                                       "reloads itself and shows build errors in the page.")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--open", action="store_true", help="open the preview in a browser")
+    serve.set_defaults(func=cmd_serve)
 
     new = sub.add_parser("new", help="create a page from a template (person or area)",
                          description="Create a new page from a template. Never overwrites.")

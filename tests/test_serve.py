@@ -1,0 +1,181 @@
+"""``labhandbook serve`` (#20): builds in one warm process, the same output as a clean build,
+errors shown with file and line and survived, the page served with its reload script and gzip,
+events for every build, and 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import filecmp
+import gzip
+import http.client
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from labhandbook.serve import (
+    CLIENT,
+    EVENTS,
+    Broadcaster,
+    Builder,
+    changes,
+    make_server,
+    parse_problems,
+    serving,
+    snapshot,
+)
+
+from conftest import ROOTS, copy_project, sphinx_build
+
+PERSON = "people/lijun-wu.md"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(ROOTS / "test-publications", tmp_path / "src")
+
+
+def _search_terms(path: Path) -> dict:
+    """Sphinx's search index without terms that no page has any more (an incremental build
+    of Sphinx, ``make html`` as well, keeps them as empty lists: same search results)."""
+    text = path.read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    for key in ("terms", "titleterms"):
+        index[key] = {t: d for t, d in index[key].items() if d != []}
+    return index
+
+
+def _differences(a: Path, b: Path) -> list[str]:
+    """HTML files (and the search index) that differ between two output folders."""
+    out = []
+    for path in sorted(a.rglob("*.html")):
+        other = b / path.relative_to(a)
+        if not other.is_file() or not filecmp.cmp(path, other, shallow=False):
+            out.append(str(path.relative_to(a)))
+    if _search_terms(a / "searchindex.js") != _search_terms(b / "searchindex.js"):
+        out.append("searchindex.js")
+    missing = {p.relative_to(b) for p in b.rglob("*.html")} - {
+        p.relative_to(a) for p in a.rglob("*.html")}
+    return out + sorted(str(m) for m in missing)
+
+
+def test_warm_builds_match_a_clean_build_and_survive_errors(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    builder = Builder(project, out / "html", out / "doctrees")
+    first = builder.build()
+    assert first.ok, first.problems
+
+    # A prose edit: one build, the page shows it.
+    page = project / PERSON
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
+    second = builder.build()
+    assert second.ok and second.id == first.id + 1, second.problems
+    assert "A sentence added in the preview." in (out / "html/people/lijun-wu.html").read_text()
+
+    # A broken front matter: the build fails with the file and line, nothing raised.
+    broken = text.replace("name:", "name: [unclosed", 1)
+    assert broken != text
+    page.write_text(broken, encoding="utf-8")
+    failed = builder.build()
+    assert not failed.ok
+    located = [p for p in failed.problems if p.path == PERSON and p.line]
+    assert located, failed.problems
+
+    # The fixing edit: the same builder goes on, and its output is a clean build's.
+    page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
+    fixed = builder.build()
+    assert fixed.ok, fixed.problems
+    clean = sphinx_build(project, tmp_path / "clean")
+    assert clean.exit == 0, clean.warnings
+    assert _differences(out / "html", clean.outdir) == []
+
+
+def test_a_new_bib_entry_reaches_the_pages(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    builder = Builder(project, out / "html", out / "doctrees")
+    assert builder.build().ok
+    bib = sorted((project / "bib").glob("*.bib"))[0]
+    person = (project / PERSON).read_text(encoding="utf-8")
+    assert "name: Lijun Wu" in person
+    with bib.open("a", encoding="utf-8") as f:
+        f.write("\n@misc{previewtest2025,\n  author = {Wu, Lijun and Doe, Jane},\n"
+                "  title = {A Paper Added While Previewing},\n  year = {2025},\n}\n")
+    result = builder.build()
+    assert result.ok, result.problems
+    assert "A Paper Added While Previewing" in (out / "html/people/lijun-wu.html").read_text()
+    clean = sphinx_build(project, tmp_path / "clean")
+    assert _differences(out / "html", clean.outdir) == []
+
+
+def test_problems_keep_file_and_line(tmp_path: Path) -> None:
+    text = (f"{tmp_path}/people/x.md:12: WARNING: unknown document: 'y' [ref.doc]\n"
+            f"{tmp_path}/bib/a.bib: ERROR: something\n  more detail\n"
+            "WARNING: no location\n")
+    problems = parse_problems(text, tmp_path)
+    assert [(p.path, p.line) for p in problems] == [
+        ("people/x.md", 12), ("bib/a.bib", None), ("", None)]
+    assert problems[1].message.endswith("more detail")
+
+
+def test_watcher_sees_saves_and_skips_build_output(project: Path) -> None:
+    before = snapshot(project)
+    (project / "_build").mkdir()
+    (project / "_build" / "x.html").write_text("out")
+    assert changes(before, snapshot(project)) == []
+    page = project / PERSON
+    page.write_text(page.read_text() + "\nmore\n")
+    assert changes(before, snapshot(project)) == [str(page)]
+
+
+def _get(base: str, path: str, gzip_ok: bool = True) -> http.client.HTTPResponse:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+    return conn.getresponse()
+
+
+def test_pages_get_the_reload_script_and_events(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body><p>hello</p></body></html>")
+    shutil.copy(site / "index.html", tmp_path / "on-disk.html")
+    broadcaster = Broadcaster()
+    from labhandbook.serve import BuildResult, Problem
+
+    broadcaster.publish(BuildResult(1, True, 0.1))
+    with serving(site, broadcaster) as base:
+        response = _get(base, "/index.html")
+        assert response.getheader("Content-Encoding") == "gzip"
+        html = gzip.decompress(response.read()).decode()
+        assert CLIENT in html and 'lhBuild="1"' in html and "<p>hello</p>" in html
+        plain = _get(base, "/index.html", gzip_ok=False)
+        assert plain.getheader("Content-Encoding") is None
+        assert CLIENT in plain.read().decode()
+        assert _get(base, CLIENT).status == 200
+
+        events = _get(base, EVENTS, gzip_ok=False)
+        assert events.getheader("Content-Type") == "text/event-stream"
+
+        def next_event() -> dict:
+            while True:
+                line = events.fp.readline()
+                if line.startswith(b"data:"):
+                    return json.loads(line[5:])
+
+        assert next_event()["id"] == 1
+        broadcaster.publish(BuildResult(2, False, 0.2, [Problem("people/x.md", 3, "bad")]))
+        event = next_event()
+        assert event["id"] == 2 and event["problems"] == [
+            {"path": "people/x.md", "line": 3, "message": "bad"}]
+    # The file on disk is what the build wrote: the script is added while serving.
+    assert (site / "index.html").read_text() == (tmp_path / "on-disk.html").read_text()
+
+
+def test_listens_on_localhost_only(tmp_path: Path) -> None:
+    server = make_server(tmp_path, 0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.server_close()
