@@ -40,6 +40,7 @@ def code_version(package: Path = Path(__file__).parent) -> int:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the extension with Sphinx."""
+    from .assets import setup_assets
     from .charts import setup_charts
     from .config import setup_config
     from .directives import setup_directives
@@ -61,6 +62,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_feeds(app)
     setup_process(app)
     setup_incremental(app)
+    setup_assets(app)
     app.connect("config-inited", _static_path)
     app.add_css_file("labhandbook.css")
     return {
