@@ -352,6 +352,56 @@ def _num(v: float | None) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
+def preview_figures(lab: synthlab.Lab, folder: Path, runs: int) -> tuple[dict, dict]:
+    """Save-to-reload of the two previews and the page weight, on the handbook's last build
+    (``preview.py``)."""
+    import preview
+
+    from labhandbook.papers import PAPERS_DIR
+
+    authored = {m for e in lab.entries for m in e.members}
+    person = next(p for p in lab.people if p.slug in authored)
+    spelling = person.bib_names[0] if person.bib_names else f"{person.family}, {person.given}"
+    entry = next(e for e in lab.entries if person.slug in e.members)
+    print(f"preview: save-to-reload on people/{person.slug}.md ({runs} runs per edit)...",
+          flush=True)
+    reload = preview.save_to_reload(folder / "src", folder / "html", folder / "doctrees",
+                                    person.slug, spelling, runs)
+    pages = {"home": "index.html", "person": f"people/{person.slug}.html",
+             "publications": "publications.html", "paper": f"{PAPERS_DIR}/{entry.key}.html"}
+    return reload, preview.page_weight(folder / "html", pages)
+
+
+def preview_report(result: dict) -> list[str]:
+    """Save-to-reload beside ``make html``, and the page weight."""
+    rel, weight, hb = result.get("preview"), result.get("weight"), result["handbook"]
+    if not rel:
+        return []
+    lines = ["", "Save to reloaded page (seconds, median; a headless chromium shows the person "
+             "page and waits for the edit; `make html` is the handbook's build of the same "
+             "kind of edit, without a browser); load average "
+             f"{result['scale'].get('load_during_preview')} on {result['scale']['cpus']} CPUs:",
+             "",
+             "| edit | labhandbook serve | sphinx-autobuild | make html (build only) |",
+             "| --- | --: | --: | --: |"]
+    own, auto = rel.get("labhandbook serve", {}), rel.get("sphinx-autobuild", {})
+    for kind, label, build in (("prose", "one sentence of a person page", "edit_s"),
+                               ("bib", "a new .bib entry", "bib_add_s")):
+        lines.append(f"| {label} | {_num(own.get(f'{kind}_s'))} | {_num(auto.get(f'{kind}_s'))}"
+                     f" | {_num(hb.get(build))} |")
+    for name, fig in (("labhandbook serve", own), ("sphinx-autobuild", auto)):
+        if fig.get("status") != "ok":
+            lines.append(f"\n- **{name} {fig.get('status')}**: {fig.get('error')}")
+    if weight and weight.get("status") == "ok":
+        lines += ["", "Page weight, first view served with gzip (budget "
+                  f"{weight['budget_bytes']:,} bytes, {weight['budget_requests']} requests):", "",
+                  "| page | bytes | requests | heaviest |", "| --- | --: | --: | --- |"]
+        for kind, w in weight["pages"].items():
+            lines.append(f"| {kind} (`{w['page']}`) | {w['bytes']:,} | {w['requests']} | "
+                         f"{w['heaviest']} |")
+    return lines
+
+
 def report(result: dict) -> str:
     """The results as Markdown tables (printed, and saved next to the JSON)."""
     s = result["scale"]
@@ -426,6 +476,7 @@ def report(result: dict) -> str:
             notes.append("```diff\n" + d + "\n```")
     if notes:
         lines += [""] + [f"- {n}" if not n.startswith("```") else n for n in notes]
+    lines += preview_report(result)
     return "\n".join(lines) + "\n"
 
 
@@ -446,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compare the handbook built with -j 1 and -j auto")
     parser.add_argument("--profile", action="store_true",
                         help="also profile the handbook with pyinstrument")
+    parser.add_argument("--no-preview", action="store_true",
+                        help="skip save-to-reload (labhandbook serve vs sphinx-autobuild) and "
+                             "page weight")
     parser.add_argument("--lenient", action="store_true",
                         help="do not treat warnings as errors (drop -W --keep-going -n)")
     args = parser.parse_args(argv)
@@ -515,6 +569,10 @@ def main(argv: list[str] | None = None) -> int:
     for d, other, key in ((hb, fl, "cpu_ratio_to_floor"), (nv, hb, "cpu_ratio_to_handbook")):
         mine, theirs = d.get("cpu_s") or {}, other.get("cpu_s") or {}
         d[key] = {f"{s}_s": ratio(mine.get(s), theirs.get(s)) for s in STEPS}
+    if hb.get("status") == "ok" and not args.no_preview:
+        result["preview"], result["weight"] = preview_figures(lab, base / "handbook",
+                                                              max(1, min(args.runs, 3)))
+        result["scale"]["load_during_preview"] = round(os.getloadavg()[0], 1)
     if args.parallel:
         hb["parallel"] = parallel_check(lab, base, args.runs, strict)
     if args.profile:
