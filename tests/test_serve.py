@@ -13,20 +13,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import ROOTS, copy_project, sphinx_build
 
 from labhandbook.serve import (
     CLIENT,
     EVENTS,
     Broadcaster,
     Builder,
+    BuildResult,
+    Problem,
     changes,
     make_server,
     parse_problems,
     serving,
     snapshot,
 )
-
-from conftest import ROOTS, copy_project, sphinx_build
 
 PERSON = "people/lijun-wu.md"
 
@@ -142,8 +143,6 @@ def test_pages_get_the_reload_script_and_events(tmp_path: Path) -> None:
     (site / "index.html").write_text("<html><body><p>hello</p></body></html>")
     shutil.copy(site / "index.html", tmp_path / "on-disk.html")
     broadcaster = Broadcaster()
-    from labhandbook.serve import BuildResult, Problem
-
     broadcaster.publish(BuildResult(1, True, 0.1))
     with serving(site, broadcaster) as base:
         response = _get(base, "/index.html")
