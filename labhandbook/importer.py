@@ -165,6 +165,11 @@ def normalise(entry: Entry, parent: Entry | None, area_keywords: set[str]) -> En
                 value = DOI_PREFIX.sub("", value)
             if name == "eprint":
                 value = re.sub(r"^arxiv:\s*", "", value, flags=re.IGNORECASE)
+        if name == "year" and not re.fullmatch(r"\d{4}", value):
+            years = re.findall(r"(?<!\d)\d{4}(?!\d)", re.sub(r"\{\\[a-z]+\{[^{}]*\}\}", "",
+                                                               value))
+            if years:  # "{\noopsort{1973b}}1981", "2024 (online)": the year shown
+                value = years[-1]
         if name == "keywords":  # exporters' tags are not the lab's area keywords
             kept = [k.strip() for k in value.split(",") if k.strip() in area_keywords]
             if not kept:

@@ -9,10 +9,11 @@ and spaces ignored inside a part (``Solano-Kamaiko`` = ``Solano Kamaiko``, ``S.S
 :class:`Roster` holds the lab's members (each one's ``name``, ``bib_names`` and ``not_names``)
 and answers, for one author of an entry, which member it is and how sure that is
 (:class:`Match`): a spelling the member confirmed, a full match, a loose one (same family name,
-given name only as an initial) or an ambiguous one (it fits two members). Only a match to
-exactly one member gives that member the paper; :func:`attribution_notes` tells every member,
-once, which of their spellings were loose or ambiguous and on which papers, so that nothing is
-given to the wrong person without a word.
+given name only an initial or a short form, or a double family name shortened) or an ambiguous
+one (it fits two members). Only a match to exactly one member gives that member the paper, a
+loose one only when no co-author shares the family name (:meth:`Roster.attribute`);
+:func:`attribution_notes` tells every member, once, which of their spellings were loose or
+ambiguous and on which papers, so that nothing is given to the wrong person without a word.
 
 Used by the registry (duplicate spellings), the library and style (who is highlighted), paper
 pages, ``check`` and ``import``: there is no other name splitter in the handbook.
@@ -219,6 +220,7 @@ class Spelling:
 
     family: str
     given: tuple[str, ...]
+    loose: bool = False  #: a shortened family name: at best a loose fit
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,9 @@ def _readings(name: Name, comma: bool) -> tuple[Spelling, ...]:
             out.append(Spelling(fold(name.first[0]), tuple(initials.lower())))
     for nick in nicknames(name.first):
         out.append(Spelling(family, (nick,)))
+    parts = [p for p in re.split(r"[\s\-‐‑]+", clean(" ".join(name.last))) if fold(p)]
+    if len(parts) >= 2:  # "Gonzalez-Pumariega" is often shortened to its first family name
+        out.append(Spelling(fold(parts[0]), given, loose=True))
     return tuple(dict.fromkeys(s for s in out if s.family))
 
 
@@ -346,19 +351,26 @@ NONE, LOOSE, FULL = 0, 1, 2
 
 
 def fit(author: tuple[str, ...], member: tuple[str, ...]) -> int:
-    """How well an author's given names fit a member's: FULL, LOOSE (initials only) or NONE.
+    """How well an author's given names fit a member's: FULL, LOOSE or NONE.
 
     "Li-Jun"/"Lijun", "Siddhartha S."/"Siddhartha", "S. S."/"Siddhartha S." fit fully;
-    "L."/"Lijun" fits loosely; "Lingfei"/"Lijun" and "J. A."/"J. B." do not fit.
+    "L."/"Lijun" (an initial) and "Maximus"/"Max" (a short form of three letters or more) fit
+    loosely; "Lingfei"/"Lijun" and "J. A."/"J. B." do not fit.
     """
     if not author or not member:
         return FULL if author == member else LOOSE
     if "".join(author) == "".join(member):
         return FULL
+    short = False
     for a, m in zip(author, member, strict=False):
         if a == m or (len(a) == 1 and m.startswith(a)) or (len(m) == 1 and a.startswith(m)):
             continue
+        if min(len(a), len(m)) >= 3 and (a.startswith(m) or m.startswith(a)):
+            short = True  # "Will"/"William"
+            continue
         return NONE
+    if short:
+        return LOOSE
     if len(author[0]) > 1 and len(member[0]) > 1:
         return FULL  # the first given name in full, the rest agreeing
     initials_a, initials_m = [t[0] for t in author], [t[0] for t in member]
@@ -399,7 +411,7 @@ class Roster:
     """The lab's members, indexed by folded family name."""
 
     members: dict[str, Member] = field(default_factory=dict)
-    _by_family: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    _by_family: dict[str, list[tuple[str, Spelling]]] = field(default_factory=dict)
     _confirmed: dict[Spelling, str] = field(default_factory=dict)
     _refused: dict[str, set[Spelling]] = field(default_factory=dict)
     _cache: dict[Any, Match] = field(default_factory=dict)
@@ -413,8 +425,8 @@ class Roster:
                 for s in read(text).spellings:
                     # several members may share a family name, even given names: keep them all
                     entries = roster._by_family.setdefault(s.family, [])
-                    if (m.slug, s.given) not in entries:
-                        entries.append((m.slug, s.given))
+                    if (m.slug, s) not in entries:
+                        entries.append((m.slug, s))
             for text in m.bib_names:
                 roster._confirmed.setdefault(read(text).key, m.slug)
             roster._refused[m.slug] = {read(t).key for t in m.not_names}
@@ -441,8 +453,10 @@ class Roster:
                 return Match(slug, "confirmed", (slug,))
         best: dict[str, int] = {}
         for s in folded.spellings:
-            for slug, given in self._by_family.get(s.family, ()):
-                level = fit(s.given, given)
+            for slug, spelling in self._by_family.get(s.family, ()):
+                level = fit(s.given, spelling.given)
+                if s.loose or spelling.loose:
+                    level = min(level, LOOSE)
                 if level > best.get(slug, NONE):
                     best[slug] = level
         for slug in list(best):
@@ -468,17 +482,25 @@ class Roster:
     def attribute(self, persons: Iterable[Any]) -> list[Match]:
         """Who each author of one entry is.
 
-        A loose match (same family name, given name only as a matching initial) counts only
-        with evidence: when no other author of the entry is certainly a member, the paper is
-        in the lab's library because of this author. Otherwise it is left unattributed (and
-        reported by :func:`attribution_notes`), never guessed.
+        A loose match (the family name of exactly one member, the given name only an initial
+        or a short form of theirs) gives the paper to that member unless the evidence is
+        against it: another author of the same entry has that family name too ("Wu, Zhen" next
+        to "Wu, L."), so the family is not the member's alone there. Then it is left
+        unattributed. Both cases are reported by :func:`attribution_notes`.
         """
+        persons = list(persons)
         matches = [self.match(p) for p in persons]
-        certain = any(m.level in ("confirmed", "full") for m in matches)
-        if certain:
-            matches = [Match(None, "loose", m.candidates) if m.level == "loose" else m
-                       for m in matches]
+        if any(m.level == "loose" for m in matches):
+            families = [self._family(p) for p in persons]
+            for i, m in enumerate(matches):
+                if m.level == "loose" and families.count(families[i]) > 1:
+                    matches[i] = Match(None, "loose", m.candidates)
         return matches
+
+    @staticmethod
+    def _family(person: Any) -> str:
+        folded = read(person) if isinstance(person, str) else read_person(person)
+        return folded.key.family
 
     def slugs(self, persons: Iterable[Any]) -> list[str | None]:
         """For each author of one entry, the member it is (or None)."""
@@ -532,11 +554,11 @@ def attribution_notes(roster: Roster, entries: Iterable[tuple[str, Iterable[Any]
                 who = " and ".join(roster.members[o].name for o in others)
                 parts.append(f"{text!r} also fits {who}, so it is given to no one ({papers})")
             elif level == "loose":
-                parts.append(f"{text!r} fits only by initial; given to {member.name} as the "
-                             f"only member among the authors ({papers})")
+                parts.append(f"{text!r} fits only loosely (initial or short form) and is "
+                             f"given to {member.name} ({papers})")
             else:
-                parts.append(f"{text!r} fits only by initial and a member is already among "
-                             f"the authors, so it is given to no one ({papers})")
+                parts.append(f"{text!r} fits only loosely and another author has the same "
+                             f"family name, so it is given to no one ({papers})")
         path, line = locate.get(slug, (f"people/{slug}.md", 1))
         notes.append(Problem(
             path, line, f"{member.name}: " + "; ".join(parts),

@@ -209,8 +209,8 @@ CASES: list[Case] = [
     Case("bib-bad-equalcontrib", PAPERS, 18, "`equalcontrib` of `wu2024scaling` is not valid",
          edits=((PAPERS, "{1,2}", "{1,3}"),)),
     Case("bib-initials-only", LIJUN, 2,
-         "Lijun Wu: 'Wu, L.' fits only by initial and a member is already among the authors, "
-         "so it is given to no one (1 paper: wu2024scaling)", "note",
+         "Lijun Wu: 'Wu, L.' fits only loosely (initial or short form) and is given to Lijun "
+         "Wu (1 paper: wu2024scaling)", "note",
          edits=((PAPERS, "{Wu, Lijun and Lovelace", "{Wu, L. and Lovelace"),
                 (LIJUN, "bib_names:\n  - Wu, Lijun\n", "")),
          code="names.unsure"),

@@ -187,3 +187,22 @@ def test_missing_file_and_bad_target_are_refused(lab: Path, capsys) -> None:
     assert "cannot read the file" in capsys.readouterr().err
     assert run(lab, str(lab / "export.bib"), "--into", "../outside.bib") == 1
     assert "is not a .bib file in bib/" in capsys.readouterr().err
+
+
+def test_normalise_maps_biblatex_and_exporter_habits() -> None:
+    from pybtex.database import Entry
+
+    from labhandbook.importer import normalise
+
+    def one(**fields: str) -> dict:
+        return dict(normalise(Entry("article", fields=fields), None, {"llm"}).fields)
+
+    assert one(journaltitle="J. Tests", date="2024-05-17") == \
+        {"journal": "J. Tests", "year": "2024", "month": "5"}
+    assert one(year=r"{\noopsort{1973b}}1981")["year"] == "1981"
+    assert one(journal="arXiv preprint arXiv:2401.01234", year="2024")["eprint"] == "2401.01234"
+    assert one(eprint="arXiv:2401.01234v2")["archiveprefix"] == "arXiv"
+    assert one(doi=r"https://doi.org/10.1/a\_b")["doi"] == "10.1/a_b"
+    assert one(keywords="llm, Computer Science - Learning")["keywords"] == "llm"
+    assert "keywords" not in one(keywords="Computer Science - Learning")
+    assert one(title=r"Caf{\'e} $\alpha$--beta \& co")["title"] == "Café $\\alpha$–beta & co"
