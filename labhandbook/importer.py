@@ -213,6 +213,10 @@ class Outcome:
     detail: str
     entry: Entry | None = None  #: the entry to append (new) or the merged entry (merge)
     target: Known | None = None  #: the library entry it matches
+    source: str = ""  #: the key in the export (``key`` may be a new one)
+
+    def __post_init__(self) -> None:
+        self.source = self.source or self.key
 
 
 @dataclass
@@ -400,7 +404,8 @@ def plan(entries: dict[str, Entry], library: list[Known], into: str,
         pending[new_key] = known
         for ident in _identities(entry):
             index.setdefault(ident, known)
-        result.outcomes.append(Outcome(new_key, "new", detail, entry=entry, target=known))
+        result.outcomes.append(Outcome(new_key, "new", detail, entry=entry, target=known,
+                                       source=key))
     return result
 
 

@@ -270,10 +270,9 @@ def _readings(name: Name, comma: bool) -> tuple[Spelling, ...]:
         out.append(Spelling(fold("".join(particles) + "".join(name.last)), given))
     if not comma and len(name.first) >= 2:
         words = [w for w in name.first if not (w.startswith("(") and w.endswith(")"))]
-        for k in range(1, len(words)):
-            if len(fold(words[k])) > 1:  # an initial is not part of a family name
-                out.append(Spelling(fold("".join(words[k:] + [*name.prelast, *name.last])),
-                                    given_tokens(words[:k])))
+        for k in range(1, len(words)):  # ("K M, Annervaz" is "Annervaz K M" too)
+            out.append(Spelling(fold("".join(words[k:] + [*name.prelast, *name.last])),
+                                given_tokens(words[:k])))
     if len(name.first) == 1 and len(name.last) == 1 and not name.prelast:
         initials = clean(name.last[0]).replace(".", "")
         if 1 <= len(initials) <= 3 and initials.isalpha() and initials.isupper():

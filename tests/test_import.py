@@ -121,6 +121,16 @@ def test_dry_run_reports_every_entry_and_writes_nothing(lab: Path, capsys) -> No
     assert "new: wu2024scalingb — the key `wu2024scaling` is taken by another paper" in out
 
 
+def test_every_entry_has_one_outcome(lab: Path) -> None:
+    from labhandbook.importer import library_entries, plan, read_export
+
+    exported = read_export(lab / "export.bib", "export.bib")
+    result = plan(exported, library_entries(lab, ["bib/papers.bib", "bib/preprints.bib"]),
+                  "bib/imported.bib", set())
+    assert sorted(o.source for o in result.outcomes) == sorted(exported)
+    assert {o.source: o.kind for o in result.outcomes}["wu2024scaling"] == "new"
+
+
 def test_write_normalises_merges_and_is_idempotent(lab: Path, capsys) -> None:
     assert run(lab, str(lab / "export.bib"), "--into", "bib/imported.bib", "--write") == 0
     capsys.readouterr()
