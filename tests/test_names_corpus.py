@@ -26,7 +26,8 @@ CACHE = Path(__file__).parent / "corpus" / "cache"
 FILES = sorted(p.name for p in CACHE.glob("*.bib")) if CACHE.is_dir() else []
 
 if not FILES:
-    if os.environ.get("CI") == "true":
+    # in CI the corpus is fetched (`make corpus` in .ci/run) wherever the project has it
+    if os.environ.get("CI") == "true" and (CACHE.parent / "fetch.py").is_file():
         pytest.fail("the corpus is missing: run `make corpus`", pytrace=False)
     pytest.skip("the corpus is not fetched (`make corpus`)", allow_module_level=True)
 
