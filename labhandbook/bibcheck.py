@@ -28,7 +28,16 @@ from pybtex.textutils import normalize_whitespace
 from pybtex.utils import CaseInsensitiveDict
 
 from .config import LabConfig
-from .library import KINDS, safe_key, split_keywords
+from .library import (
+    ALIASES,
+    KINDS,
+    VOLUMES,
+    entry_date,
+    eprint_of,
+    latex_url,
+    safe_key,
+    split_keywords,
+)
 from .names import Name, Roster, attribution_notes, parse_name
 from .problems import Problem
 from .registry import Registry
@@ -42,31 +51,46 @@ REQUIRED_FIELDS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "inproceedings": ("author", "title", "booktitle", "year"),
     "conference": ("author", "title", "booktitle", "year"),
     "incollection": ("author", "title", "booktitle", "year"),
-    "book": (("author", "editor"), "title", "publisher", "year"),
-    "inbook": (("author", "editor"), "title", ("chapter", "pages"), "publisher", "year"),
-    "booklet": ("author", "title", "year"),
+    "book": (("author", "editor"), "title", "year"),
+    "mvbook": (("author", "editor"), "title", "year"),
+    "inbook": (("author", "editor"), "title", "year"),
+    "bookinbook": ("author", "title", "year"),
+    "booklet": ("title", "year"),
+    "collection": ("title", "year"),
+    "mvcollection": ("title", "year"),
     "proceedings": ("title", "year"),
+    "mvproceedings": ("title", "year"),
+    "reference": ("title", "year"),
+    "periodical": ("title", "year"),
     "phdthesis": ("author", "title", "school", "year"),
     "mastersthesis": ("author", "title", "school", "year"),
+    "thesis": ("author", "title", "year"),
     "techreport": ("author", "title", "institution", "year"),
+    "report": ("title", "year"),
     "manual": ("title", "year"),
-    "misc": ("author", "title", "year"),
-    "online": ("author", "title", "year"),
-    "software": ("author", "title", "year"),
-    "dataset": ("author", "title", "year"),
+    "misc": ("title",),
+    "online": ("title",),
+    "electronic": ("title",),
+    "www": ("title",),
+    "software": ("title",),
+    "dataset": ("title",),
     "patent": ("author", "title", "year"),
-    "unpublished": ("author", "title", "note", "year"),
+    "unpublished": ("author", "title"),
+    "suppbook": ("title",),
+    "suppcollection": ("title",),
+    "suppperiodical": ("title",),
+    "inreference": ("title",),
+    "set": (),
+    "xdata": (),
 }
 #: Entry types people write that the style cannot format, and what to write instead.
-TYPE_ALIASES = {"thesis": "phdthesis", "report": "techreport", "electronic": "online",
-                "www": "online", "webpage": "online", "journal": "article", "paper": "article"}
+TYPE_ALIASES = {"journal": "article", "paper": "article", "webpage": "online"}
 PERSON_FIELDS = ("author", "editor")
 URL_FIELDS = ("url", "code")
 
-YEAR_RE = re.compile(r"^\d{4}$")
 HTTPS_RE = re.compile(r"^https://[^\s<>\"'\\{}]+$")
 HTTP_RE = re.compile(r"^http://[^\s<>\"'\\{}]+$")
-DOI_RE = re.compile(r"^10\.\d{4,9}/[^\s<>\"'\\{}]+$")
+DOI_RE = re.compile(r"^10\.\d{4,9}/[^\s\"'\\{}]+$")  # SICI DOIs hold < and >
 DOI_LINK_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(10\..*)$", re.IGNORECASE)
 ARXIV_NEW_RE = re.compile(r"^\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}(?:v\d+)?$")
 ARXIV_OLD_RE = re.compile(r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?$")
@@ -555,6 +579,7 @@ class _Checker:
         self.roster: Roster = registry.names
         self.keywords: set[str] = {kw for a in registry.areas.values() for kw in a.keywords}
         self.problems: list[Problem] = []
+        self.by_key = {e.key.casefold(): e for e in reversed(lib.entries)}
 
     def add(self, entry: BibEntry, fieldname: str | None, message: str, hint: str,
             code: str, severity: str = "error") -> None:
@@ -604,36 +629,65 @@ class _Checker:
                      "bib.unknown-type", severity="warning")
         else:
             self.required(e, required)
-        year = e.fields.get("year")
-        if year and not YEAR_RE.match(year):
-            self.add(e, "year", f"the `year` of {e.where} is not a year: {year!r}",
-                     "write four digits, e.g. year = {2024}", "bib.year")
+        year, _, _ = entry_date(self.value_fields(e))
+        written = e.fields.get("year") or e.fields.get("date")
+        if written and not year:
+            name = "year" if e.fields.get("year") else "date"
+            self.add(e, name, f"the `{name}` of {e.where} is not a date: {written!r}",
+                     "write four digits, e.g. year = {2024} (or date = {2024-03}); the entry "
+                     "is listed as undated", "bib.year", severity="warning")
         self.keywords_of(e)
         self.links(e)
         self.extras(e)
         self.names(e)
 
     def required(self, e: BibEntry, required: Iterable[str | tuple[str, ...]]) -> None:
+        """Fields a reader expects (with ``crossref`` and biblatex names): a warning, never an
+        error, since exporters leave out what they do not know and the entry is still shown."""
         names = ", ".join(r if isinstance(r, str) else " or ".join(r) for r in required)
+        fields = self.value_fields(e)
         for req in required:
             options = (req,) if isinstance(req, str) else req
-            if any(self.has(e, f) for f in options):
+            if any(self.has(e, f, fields) for f in options):
                 continue
             shown = " or ".join(f"`{f}`" for f in options)
             empty = [f for f in options if f in e.fields or f in e.persons]
             if empty:
                 self.add(e, empty[0], f"{e.where} has an empty {shown}",
-                         f"fill it in: an @{e.type} needs {names}", "bib.missing-field")
+                         f"fill it in: an @{e.type} needs {names}", "bib.missing-field",
+                         severity="warning")
             else:
                 self.add(e, None, f"{e.where} has no {shown}",
                          f"add `{options[0]} = {{...}}`: an @{e.type} needs {names}",
-                         "bib.missing-field")
+                         "bib.missing-field", severity="warning")
 
-    @staticmethod
-    def has(e: BibEntry, name: str) -> bool:
+    def parent(self, e: BibEntry) -> BibEntry | None:
+        key = e.fields.get("crossref") or e.fields.get("xref")
+        parent = self.by_key.get(key.casefold()) if key else None
+        return parent if parent is not e else None
+
+    def value_fields(self, e: BibEntry) -> dict[str, str]:
+        """The entry's fields with biblatex aliases and what ``crossref`` gives it."""
+        fields = dict(e.fields)
+        parent = self.parent(e)
+        if parent is not None:
+            for name, value in parent.fields.items():
+                if name == "title" and parent.type in VOLUMES:
+                    fields.setdefault("booktitle", value)
+                elif name != "title":
+                    fields.setdefault(name, value)
+        for alias, name in ALIASES.items():
+            if alias in fields:
+                fields.setdefault(name, fields[alias])
+        if "year" not in fields and entry_date(fields)[0]:
+            fields["year"] = str(entry_date(fields)[0])
+        return fields
+
+    def has(self, e: BibEntry, name: str, fields: dict[str, str]) -> bool:
         if name in PERSON_FIELDS:
-            return bool(e.persons.get(name))
-        return bool(e.fields.get(name, "").strip())
+            parent = self.parent(e)
+            return bool(e.persons.get(name) or (parent and parent.persons.get(name)))
+        return bool(fields.get(name, "").strip())
 
     def keywords_of(self, e: BibEntry) -> None:
         value = e.fields.get("keywords")
@@ -643,25 +697,18 @@ class _Checker:
         for kw in split_keywords(value):
             if kw in self.keywords:
                 continue
+            # Exports carry their own tags (Zotero, Scholar, a library's subjects): only a
+            # near miss of an area's keyword is worth a word.
             close = ([folded[kw.casefold()]] if kw.casefold() in folded else
-                     difflib.get_close_matches(kw, sorted(self.keywords), n=1))
+                     difflib.get_close_matches(kw, sorted(self.keywords), n=1, cutoff=0.8))
             if close:
-                hint = f"did you mean `{close[0]}`? (keywords are case-sensitive)"
-            elif not self.keywords:
-                hint = ("no research page lists keywords yet: add it to the `keywords` of a page "
-                        f"in {self.config.research_dir}/, or remove it")
-            elif len(self.keywords) <= 12:
-                hint = ("use a keyword of a research area: "
-                        + ", ".join(sorted(self.keywords, key=str.casefold)))
-            else:
-                hint = (f"use a keyword listed in the `keywords` of a page in "
-                        f"{self.config.research_dir}/, or add it there")
-            self.add(e, "keywords", f"unknown keyword `{kw}` in {e.where}", hint,
-                     "bib.unknown-keyword")
+                self.add(e, "keywords", f"unknown keyword `{kw}` in {e.where}",
+                         f"did you mean `{close[0]}`? (keywords are case-sensitive)",
+                         "bib.unknown-keyword", severity="warning")
 
     def links(self, e: BibEntry) -> None:
         for name in URL_FIELDS:
-            value = e.fields.get(name, "").strip()
+            value = latex_url(e.fields.get(name, ""))
             if not value:
                 continue
             if HTTPS_RE.match(value):
@@ -674,7 +721,7 @@ class _Checker:
                 self.add(e, name, f"the `{name}` of {e.where} is not a web address: "
                          f"{_short(value)}", "write a full address starting with https://",
                          "bib.url")
-        doi = e.fields.get("doi", "").strip()
+        doi = latex_url(e.fields.get("doi", ""))
         if doi and not DOI_RE.match(doi):
             link = DOI_LINK_RE.match(doi)
             if link and DOI_RE.match(link.group(1)):
@@ -687,19 +734,24 @@ class _Checker:
         self.eprint(e)
 
     def eprint(self, e: BibEntry) -> None:
-        eprint = e.fields.get("eprint", "").strip()
-        archive = e.fields.get("archiveprefix", "").strip()
+        eprint = latex_url(e.fields.get("eprint", ""))
+        archive = (e.fields.get("archiveprefix") or e.fields.get("eprinttype") or "").strip()
         if archive and not eprint:
-            self.add(e, "archiveprefix", f"{e.where} names an archive but has no `eprint`",
-                     "add the id, e.g. eprint = {2401.01234}, or remove `archiveprefix`",
-                     "bib.eprint")
+            name = "archiveprefix" if e.fields.get("archiveprefix") else "eprinttype"
+            self.add(e, name, f"{e.where} names an archive but has no `eprint`",
+                     f"add the id, e.g. eprint = {{2401.01234}}, or remove `{name}`",
+                     "bib.eprint", severity="warning")
             return
-        if not eprint:
-            return
-        if archive and archive.casefold() != "arxiv":
-            return  # another archive: its ids are not checked (the style links arXiv only)
-        if ARXIV_NEW_RE.match(eprint) or ARXIV_OLD_RE.match(eprint):
-            return
+        if not eprint or archive.casefold() != "arxiv":
+            return  # another archive (or none): shown as its identifier, linked where known
+        if eprint_of(e.fields):
+            found = eprint_of({"eprint": eprint, "archiveprefix": "arXiv"})
+            if found and found[2]:
+                if found[1] != eprint:
+                    self.add(e, "eprint", f"the `eprint` of {e.where} is not a bare arXiv id: "
+                             f"{eprint}", f"write only the id: eprint = {{{found[1]}}}",
+                             "bib.eprint", severity="warning")
+                return
         bare = re.sub(r"^arxiv:\s*", "", eprint, flags=re.IGNORECASE)
         link = ARXIV_LINK_RE.match(bare)
         bare = link.group(1) if link else bare

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from .environment import get_registry, note_tokens
+from .environment import get_library, get_registry, note_tokens
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -145,7 +145,6 @@ class CollaborationGraph(SphinxDirective):
     """Which members co-author with which, and which areas they share."""
 
     def run(self) -> list[nodes.Node]:
-        from .publications import get_library
 
         note_tokens(self.env, ["people", "areas", "pubs:all"])
         return [collaboration_graph(get_registry(self.env), get_library(self.env))]

@@ -21,8 +21,9 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 from sphinx_design.shared import PassthroughTextElement, create_component
 
-from .environment import get_registry, note_tokens
+from .environment import get_library, get_registry, note_tokens
 from .schema import ROLES, Person, Span
+from .style import PAPER_SCHEME
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -316,9 +317,6 @@ def news_list(env: BuildEnvironment, registry: Registry, slugs: list[str], limit
 
 def paper_link(env: BuildEnvironment, key: str) -> nodes.Node:
     """A link to a paper's page, titled with the paper's title (resolved when written)."""
-    from .publications import get_library
-    from .style import PAPER_SCHEME
-
     pub = get_library(env).pubs.get(key)
     if pub is None:  # `check` reports unknown keys in news; the build shows the key as text
         return nodes.literal(key, key)

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
     from sphinx.environment import BuildEnvironment
 
+    from .library import Library
+
 logger = logging.getLogger(__name__)
 
 REGISTRY_ATTR = "labhandbook_registry"
+LIBRARY_ATTR = "labhandbook_library"
 DEPS_ATTR = "labhandbook_deps"
 BIBCHECK_ATTR = "labhandbook_bibcheck"
 RESOLVERS_ATTR = "labhandbook_resolvers"
@@ -38,6 +41,12 @@ TokenResolver = Callable[["BuildEnvironment", str], "str | None"]
 def get_registry(env: BuildEnvironment) -> Registry:
     """The registry of the current build."""
     return getattr(env, REGISTRY_ATTR)
+
+
+def get_library(env: BuildEnvironment) -> Library:
+    """The publication library of the current build (made by ``publications`` at
+    builder-inited, after the registry)."""
+    return getattr(env, LIBRARY_ATTR)
 
 
 def report(app: Sphinx, problems: Iterable[Problem]) -> None:

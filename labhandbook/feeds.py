@@ -44,7 +44,7 @@ def build_feed(app: Sphinx, registry: Registry, slugs: list[str], feed_path: str
     """The Atom document for the news of ``slugs``, newest first."""
     from feedgen.feed import FeedGenerator  # imported when feeds are written, not per build
 
-    from .publications import get_library
+    from .environment import get_library
 
     base = (app.config.html_baseurl or "").rstrip("/") + "/"
     builder = app.builder
@@ -91,7 +91,7 @@ def _write_feeds(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     from .config import get_config
-    from .publications import get_library
+    from .environment import get_library
 
     registry, lab = get_registry(app.env), get_config(app)
     out = Path(app.outdir)

@@ -1,23 +1,31 @@
-"""The publication library: an index over sphinxcontrib-bibtex's parsed BibTeX data.
+"""The publication library: one normalised record per BibTeX entry, over sphinxcontrib-bibtex's
+parse.
 
-sphinxcontrib-bibtex parses ``bib/*.bib`` (and caches the parse by file mtime). Once per build,
-in the main process, :func:`update_library` turns its entries into :class:`Pub` records (year,
-type, areas, the members among the authors, a fingerprint) and formats each *changed* entry once
-with :func:`labhandbook.style.format_entry_text`. Everything is kept in the build environment,
-so a build in which neither the .bib nor the registry changed formats nothing at all.
+sphinxcontrib-bibtex parses ``bib/*.bib`` with pybtex (and caches the parse by file mtime).
+Once per build, in the main process, :func:`update_library` turns each entry into a
+:class:`Pub`: ``crossref`` resolved (the child inherits the parent's fields; a parent volume is
+listed only when a member wrote or edited it), biblatex fields read (``date``,
+``journaltitle``, ``location``, ``eprinttype``), every text field decoded from LaTeX to clean
+text (:func:`latex_text`, pylatexenc), and the links and identifiers the outputs show. Every
+output (lists, paper pages, meta tags, JSON-LD, feeds) reads these records, never raw fields.
+Each *changed* entry is formatted once with the style's function (passed in, so this module
+does not import the style) and kept packed in the build environment.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .registry import fingerprint
-from .style import PackedText, format_entry_packed, match_members, plain, style_fingerprint
 
 if TYPE_CHECKING:
+    from .names import Roster
     from .registry import Registry
 
 #: Publication types in the order the canonical list shows them within a year.
@@ -29,10 +37,237 @@ KINDS: dict[str, str] = {
     "other": "Other publications",
 }
 
+# --- LaTeX to clean text --------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[\\{}$~]|--|``|''")
+_BRACES = re.compile(r"[{}]")
+#: ``$^{*}$``, ``$^\dagger$``: a superscript mark, kept as its character.
+_SUP_MATH = re.compile(r"\$\s*\^\s*\{?\s*(\\dagger|\\ddagger|\\star|\*|[\w,†‡]+)\s*\}?\s*\$")
+
+
+@lru_cache(maxsize=1)
+def _latex() -> tuple[Any, Any, Any]:
+    """pylatexenc's walker context and converter, with the macros exports use that its
+    defaults drop (``\\texttt``, ``\\LaTeX``) or misread (``\\href``, ``\\noopsort``)."""
+    from pylatexenc import latexwalker, macrospec
+    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+    walk = latexwalker.get_default_latex_context_db()
+    walk.add_context_category("labhandbook", prepend=True, macros=[
+        macrospec.MacroSpec("href", "{{"), macrospec.MacroSpec("noopsort", "{"),
+        macrospec.MacroSpec("texttt", "{"), macrospec.MacroSpec("mkbibquote", "{"),
+    ])
+    text = get_default_latex_context_db()
+    text.add_context_category("labhandbook", prepend=True, macros=[
+        MacroTextSpec("texttt", "%(1)s"), MacroTextSpec("url", "%(1)s"),
+        MacroTextSpec("href", "%(2)s"), MacroTextSpec("noopsort", ""),
+        MacroTextSpec("mkbibquote", "“%(1)s”"), MacroTextSpec("textsuperscript", "%(1)s"),
+        MacroTextSpec("LaTeX", "LaTeX"), MacroTextSpec("TeX", "TeX"),
+        MacroTextSpec("BibTeX", "BibTeX"), MacroTextSpec("XeTeX", "XeTeX"),
+        MacroTextSpec("LuaTeX", "LuaTeX"), MacroTextSpec("relax", ""),
+        MacroTextSpec("newblock", ""), MacroTextSpec("dagger", "†"),
+    ])
+    converter = LatexNodes2Text(latex_context=text, math_mode="text", strict_latex_spaces=True)
+    return latexwalker, walk, converter
+
+
+@lru_cache(maxsize=65536)
+def latex_text(value: str) -> str:
+    """A BibTeX field as clean text: accents, escapes, dashes, quotes, markup (``\\emph``,
+    ``\\textbf``, ``\\url``, ``\\href``) and simple math (``$\\alpha$``, ``$^{*}$``) decoded,
+    braces dropped, whitespace collapsed. Plain UTF-8 text costs one regex search."""
+    if _PLAIN.search(value):
+        latexwalker, walk, converter = _latex()
+        source = _SUP_MATH.sub(lambda m: "\\textsuperscript{" + m.group(1) + "}", value)
+        try:
+            nodes = latexwalker.LatexWalker(source, latex_context=walk,
+                                            tolerant_parsing=True).get_latex_nodes()[0]
+            value = converter.nodelist_to_text(nodes)
+        except Exception:  # noqa: BLE001  (pylatexenc gave up: braces dropped, text kept)
+            value = _BRACES.sub("", value)
+    return " ".join(value.split())
+
+
+_URL_ESCAPE = re.compile(r"\\([_%&#$~{}])")
+
+
+def latex_url(value: str) -> str:
+    """A URL or DOI field as written by exporters (``\\_``, ``\\%``, ``{}``): the address."""
+    return _BRACES.sub("", _URL_ESCAPE.sub(r"\1", value)).strip()
+
+
+def display_name(person: Any) -> str:
+    """"First von Last, Jr" of a pybtex Person, as clean text."""
+    parts = [*person.first_names, *person.middle_names, *person.prelast_names,
+             *person.last_names]
+    name = latex_text(" ".join(parts))
+    if person.lineage_names:
+        name += ", " + latex_text(" ".join(person.lineage_names))
+    return name
+
+
+# --- dates and identifiers -----------------------------------------------------------------
+
+MONTHS = {m: i for i, m in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{2}))?(?:-\d{2})?(?:T[\d:]+Z?)?\s*(?:/\s*(\d{4})?)?")
+
+
+def _month(text: str) -> int:
+    text = text.strip()
+    if text.isdigit():
+        return int(text) if 1 <= int(text) <= 12 else 0
+    return MONTHS.get(text[:3].lower(), 0)
+
+
+def entry_date(fields: Mapping[str, str]) -> tuple[int, int, str]:
+    """(year, month, shown date) from ``year``/``month`` or biblatex's ``date``
+    (``2024``, ``2024-03``, ``2024-03-14``, ranges ``2019/2021``); (0, 0, "") when none."""
+    date = _DATE.match(fields.get("date", ""))
+    year_text = latex_text(fields.get("year", ""))
+    found = _YEAR.search(year_text)
+    if found:
+        year = int(found.group(1))
+    elif date:
+        year = int(date.group(1))
+    else:
+        return 0, 0, ""
+    month = _month(fields.get("month", ""))
+    if not month and date and date.group(2) and int(date.group(1)) == year:
+        month = _month(date.group(2))
+    shown = str(year)
+    if not found and date and date.group(3) and date.group(3) != date.group(1):
+        shown = f"{year}–{date.group(3)}"
+    return year, month, shown
+
+
+ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}"
+                      r"(?:v\d+)?)$", re.IGNORECASE)
+#: eprint types with a stable address for an id; any other type is shown as "TYPE: id".
+EPRINT_LINKS: dict[str, tuple[str, str]] = {
+    "arxiv": ("arXiv", "https://arxiv.org/abs/{}"),
+    "pubmed": ("PubMed", "https://pubmed.ncbi.nlm.nih.gov/{}/"),
+    "pmid": ("PubMed", "https://pubmed.ncbi.nlm.nih.gov/{}/"),
+    "pmc": ("PubMed Central", "https://www.ncbi.nlm.nih.gov/pmc/articles/{}/"),
+    "hal": ("HAL", "https://hal.science/{}"),
+    "jstor": ("JSTOR", "https://www.jstor.org/stable/{}"),
+    "googlebooks": ("Google Books", "https://books.google.com/books?id={}"),
+    "hdl": ("Handle", "https://hdl.handle.net/{}"),
+}
+_SAFE_ID = re.compile(r"^[\w.:/+-]+$")
+
+
+def eprint_of(fields: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """(archive label, id, link or "") of an ``eprint``; arXiv only for arXiv ids."""
+    eprint = latex_url(fields.get("eprint", ""))
+    if not eprint:
+        return None
+    archive = latex_text(fields.get("archiveprefix", "") or fields.get("eprinttype", ""))
+    kind = archive.casefold().replace(" ", "")
+    arxiv = ARXIV_ID.match(eprint)
+    if kind in ("", "arxiv") and arxiv:
+        return "arXiv", arxiv.group(1), EPRINT_LINKS["arxiv"][1].format(arxiv.group(1))
+    if kind in EPRINT_LINKS and kind != "arxiv" and _SAFE_ID.match(eprint):
+        label, url = EPRINT_LINKS[kind]
+        return label, eprint, url.format(eprint)
+    return archive or "eprint", eprint, ""
+
+
+def link_targets(fields: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The (label, url) links an entry offers, in display order (fields as written)."""
+    links = []
+    doi = latex_url(fields.get("doi", ""))
+    if doi:
+        links.append(("DOI", "https://doi.org/" + quote(doi, safe="/:;()[]")))
+    eprint = eprint_of(fields)
+    if eprint and eprint[2]:
+        links.append((eprint[0], eprint[2]))
+    if fields.get("openreview"):
+        links.append(("OpenReview", "https://openreview.net/forum?id="
+                      + latex_url(fields["openreview"])))
+    if fields.get("acl"):
+        links.append(("ACL Anthology", f"https://aclanthology.org/{latex_url(fields['acl'])}/"))
+    url = latex_url(fields.get("url", ""))
+    if url and not (doi and url.casefold().endswith(doi.casefold())):
+        links.append(("PDF" if url.lower().endswith(".pdf") else "Web", url))
+    if fields.get("code"):
+        links.append(("Code", latex_url(fields["code"])))
+    return [(label, url) for label, url in links if url.startswith(("https://", "http://"))]
+
+
+# --- one record per entry ------------------------------------------------------------------
+
+#: biblatex field -> the BibTeX field the handbook reads (used when the latter is absent).
+ALIASES = {"journaltitle": "journal", "location": "address", "eprinttype": "archiveprefix"}
+#: Types whose ``title`` is the ``booktitle`` of the entries inside them (crossref parents).
+VOLUMES = {"proceedings", "mvproceedings", "book", "mvbook", "collection", "mvcollection",
+           "reference", "mvreference", "periodical"}
+_NOT_INHERITED = {"crossref", "xref", "ids", "key", "keywords", "abstract", "note", "url", "doi",
+                  "eprint", "archiveprefix", "eprinttype", "openreview", "acl", "code",
+                  "equalcontrib", "pubtype", "biburl", "bibsource", "timestamp", "file"}
+#: biblatex containers of other entries' data, never publications themselves.
+UNLISTED = {"set", "xdata"}
+#: Text fields the outputs show (decoded once into the record).
+SHOWN = ("title", "journal", "booktitle", "volume", "number", "pages", "publisher", "address",
+         "institution", "school", "organization", "howpublished", "series", "edition",
+         "chapter", "type", "note", "abstract")
+
+
+def resolved_fields(entry: Any, entries: Mapping[str, Any]) -> dict[str, str]:
+    """The entry's fields (lower-case names) with biblatex aliases read and ``crossref``
+    inherited: the parent volume's ``title`` becomes the ``booktitle``, its other fields
+    fill what the child lacks."""
+    fields = {name.lower(): value for name, value in entry.fields.items()}
+    parent_key = fields.get("crossref") or fields.get("xref")
+    parent = entries.get(parent_key) if parent_key else None
+    if parent is not None and parent is not entry:
+        for name, value in parent.fields.items():
+            if name.lower() not in _NOT_INHERITED and name.lower() != "title":
+                fields.setdefault(name.lower(), value)
+        if parent.type.lower() in VOLUMES and parent.fields.get("title"):
+            fields.setdefault("booktitle", parent.fields["title"])
+    for alias, name in ALIASES.items():
+        if alias in fields:
+            fields.setdefault(name, fields[alias])
+    return fields
+
+
+def resolved_persons(entry: Any, entries: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Author and editor lists (pybtex ``Person`` objects), editors inherited by crossref."""
+    persons = {role.lower(): list(people) for role, people in entry.persons.items()}
+    parent_key = entry.fields.get("crossref") or entry.fields.get("xref")
+    parent = entries.get(parent_key) if parent_key else None
+    if parent is not None and parent is not entry:
+        for role, people in parent.persons.items():
+            persons.setdefault(role.lower(), list(people))
+    return persons
+
+
+def crossref_parents(entries: Mapping[str, Any]) -> set[str]:
+    """Keys (lower case) of the entries other entries ``crossref``."""
+    return {str(e.fields.get("crossref") or e.fields.get("xref")).casefold()
+            for e in entries.values() if e.fields.get("crossref") or e.fields.get("xref")}
+
+
+def _kind(kind: str, fields: Mapping[str, str], eprint: tuple[str, str, str] | None) -> str:
+    explicit = fields.get("pubtype", "").strip().lower()
+    if explicit in KINDS:
+        return explicit
+    if kind == "article" and fields.get("journal"):
+        return "journal"
+    if kind in {"inproceedings", "conference", "incollection"}:
+        return "workshop" if "workshop" in fields.get("booktitle", "").lower() else "conference"
+    if (eprint and eprint[0] == "arXiv") or "arxiv" in fields.get("howpublished", "").lower():
+        return "preprint"
+    if kind == "article":
+        return "journal"
+    return "other"
+
 
 @dataclass(frozen=True, slots=True)
 class Pub:
-    """What the handbook needs to know about one BibTeX entry."""
+    """What every output needs of one BibTeX entry, as clean text."""
 
     key: str
     year: int
@@ -43,11 +278,33 @@ class Pub:
     members: tuple[str, ...]  #: member slugs among the authors, in author order
     digest: str  #: changes whenever anything shown for the entry changes
     bibtex: str  #: the entry as BibTeX, for copy and download
+    type: str = "misc"  #: the entry type, lower case (``@thesis`` -> "thesis")
+    date: str = ""  #: the date as shown: "2024", "2019–2021"; "" when the entry has none
+    authors: tuple[str, ...] = ()  #: every author's display name, in order
+    author_slugs: tuple[str | None, ...] = ()  #: the member each author is, or None
+    editors: tuple[str, ...] = ()
+    venue: str = ""  #: journal, proceedings, publisher, institution... (the first there is)
+    fields: tuple[tuple[str, str], ...] = ()  #: the shown text fields (:data:`SHOWN`), clean
+    links: tuple[tuple[str, str], ...] = ()  #: (label, https URL)
+    identifiers: tuple[tuple[str, str], ...] = ()  #: (label, id): DOI, arXiv, other eprints
+    equal: tuple[int, ...] = ()  #: 1-based author positions with equal contribution
+    listed: bool = True  #: False for a crossref parent volume that is no lab work, a @set
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
         """Newest first, then by key for a stable order."""
         return (-self.year, -self.month, self.key)
+
+    def field(self, name: str) -> str:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return ""
+
+    @property
+    def shown_date(self) -> str:
+        """The date, or "n.d." only when the entry truly has none."""
+        return self.date or "n.d."
 
 
 KEY_PART_RE = re.compile(r"[\w.:+-]+")
@@ -65,38 +322,20 @@ def split_keywords(value: str) -> list[str]:
     return [kw.strip() for kw in value.split(",") if kw.strip()]
 
 
-def _kind(entry: Any) -> str:
-    explicit = entry.fields.get("pubtype", "").strip().lower()
-    if explicit in KINDS:
-        return explicit
-    kind = entry.type.lower()
-    if kind == "article":
-        return "journal"
-    if kind in {"inproceedings", "conference", "incollection"}:
-        return "workshop" if "workshop" in entry.fields.get("booktitle", "").lower() else \
-            "conference"
-    if entry.fields.get("eprint") or "arxiv" in entry.fields.get("howpublished", "").lower():
-        return "preprint"
-    return "other"
+def match_members(persons: list[Any], roster: Roster) -> list[str | None]:
+    """For each person (pybtex ``Person``), the member it names or None
+    (:mod:`labhandbook.names`)."""
+    return roster.slugs(persons)
 
 
-MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-
-
-def _int(text: str, default: int = 0) -> int:
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    return MONTHS.get(text[:3].lower(), default)
-
-
-def entry_digest(entry: Any, members: list[str | None], salt: str = "") -> str:
-    """Fingerprint of everything shown for an entry; ``salt`` changes when the style does."""
-    payload = [salt, entry.type.lower(), sorted((k.lower(), v) for k, v in entry.fields.items()),
-               {role: [str(p) for p in persons] for role, persons in entry.persons.items()},
-               members]
-    return fingerprint(payload)
+def _venue(kind: str, fields: Mapping[str, str]) -> str:
+    order = (("journal",) if kind == "article" else ("booktitle",)
+             if kind in {"inproceedings", "conference", "incollection", "inbook"} else ())
+    for name in (*order, "journal", "booktitle", "howpublished", "institution", "school",
+                 "organization", "publisher"):
+        if fields.get(name):
+            return latex_text(fields[name])
+    return ""
 
 
 def to_bibtex(entry: Any) -> str:
@@ -114,14 +353,40 @@ def to_bibtex(entry: Any) -> str:
     return "\n".join(lines) + "\n}"
 
 
-def make_pub(entry: Any, members: list[str | None], digest: str) -> Pub:
-    f = entry.fields
-    keywords = tuple(split_keywords(f.get("keywords", "")))
-    bibtex = to_bibtex(entry)
+def entry_digest(entry: Any, fields: Mapping[str, str], persons: Mapping[str, list[Any]],
+                 members: list[str | None], salt: str = "") -> str:
+    """Fingerprint of everything shown for an entry; ``salt`` changes when the style does."""
+    payload = [salt, entry.type.lower(), sorted(fields.items()),
+               {role: [str(p) for p in people] for role, people in persons.items()}, members]
+    return fingerprint(payload)
+
+
+def make_pub(entry: Any, fields: Mapping[str, str], persons: Mapping[str, list[Any]],
+             members: list[str | None], digest: str, listed: bool = True) -> Pub:
+    """The normalised record of ``entry`` (``fields`` and ``persons`` already resolved)."""
+    kind = entry.type.lower()
+    year, month, date = entry_date(fields)
+    eprint = eprint_of(fields)
+    identifiers = []
+    doi = latex_url(fields.get("doi", ""))
+    if doi:
+        identifiers.append(("DOI", doi))
+    if eprint:
+        identifiers.append((eprint[0], eprint[1]))
+    authors = persons.get("author", [])
     return Pub(
-        key=entry.key, year=_int(f.get("year", "")), month=_int(f.get("month", "")),
-        kind=_kind(entry), title=plain(f.get("title", "")), keywords=keywords,
-        members=tuple(dict.fromkeys(m for m in members if m)), digest=digest, bibtex=bibtex,
+        key=entry.key, year=year, month=month, kind=_kind(kind, fields, eprint),
+        title=latex_text(fields.get("title", "")),
+        keywords=tuple(split_keywords(fields.get("keywords", ""))),
+        members=tuple(dict.fromkeys(m for m in members if m)), digest=digest,
+        bibtex=to_bibtex(entry), type=kind, date=date,
+        authors=tuple(display_name(p) for p in authors), author_slugs=tuple(members),
+        editors=tuple(display_name(p) for p in persons.get("editor", [])),
+        venue=_venue(kind, fields),
+        fields=tuple((n, latex_text(fields[n])) for n in SHOWN if fields.get(n, "").strip()),
+        links=tuple(link_targets(fields)), identifiers=tuple(identifiers),
+        equal=tuple(sorted({int(x) for x in re.findall(r"\d+", fields.get("equalcontrib", ""))})),
+        listed=listed,
     )
 
 
@@ -130,13 +395,14 @@ class Library:
     """All publications with the views the lists need; stored in the build environment."""
 
     pubs: dict[str, Pub] = field(default_factory=dict)
-    texts: dict[str, PackedText] = field(default_factory=dict)  #: key -> formatted reference
+    texts: dict[str, Any] = field(default_factory=dict)  #: key -> formatted reference (packed)
     by_person: dict[str, list[str]] = field(default_factory=dict)
     by_keyword: dict[str, list[str]] = field(default_factory=dict)
     formatted_count: int = 0  #: entries formatted by the last update (for tests/benchmarks)
 
     def ordered(self, keys: list[str] | None = None) -> list[str]:
-        keys = list(self.pubs) if keys is None else keys
+        """``keys`` (default: every listed publication), newest first."""
+        keys = [k for k, p in self.pubs.items() if p.listed] if keys is None else keys
         return sorted(keys, key=lambda k: self.pubs[k].sort_key)
 
     def for_area(self, keywords: list[str]) -> list[str]:
@@ -147,22 +413,34 @@ class Library:
         return fingerprint([(k, self.pubs[k].digest) for k in keys])
 
 
-def update_library(old: Library | None, entries: dict[str, Any], registry: Registry) -> Library:
-    """Index ``entries`` (key -> pybtex Entry), reusing every record whose digest is unchanged."""
+#: ``render(pub)``: the formatted reference of one record (see ``style``).
+Renderer = Callable[[Pub], Any]
+
+
+def update_library(old: Library | None, entries: Mapping[str, Any], registry: Registry,
+                   render: Renderer, salt: str = "") -> Library:
+    """Index ``entries`` (key -> pybtex Entry, as parsed), reusing every record whose digest is
+    unchanged; ``render`` formats a changed record, ``salt`` names the style's version."""
     names = registry.names
-    salt = style_fingerprint()
     lib = Library()
     old_pubs = old.pubs if old else {}
     old_texts = old.texts if old else {}
+    parents = crossref_parents(entries)
     for key, entry in entries.items():
-        members = match_members(entry, names)
-        digest = entry_digest(entry, members, salt)
+        fields = resolved_fields(entry, entries)
+        persons = resolved_persons(entry, entries)
+        members = match_members(persons.get("author", []), names)
+        listed = entry.type.lower() not in UNLISTED and (
+            key.casefold() not in parents or any(members)
+            or any(match_members(persons.get("editor", []), names)))
+        digest = entry_digest(entry, fields, persons, [*members, listed], salt)
         previous = old_pubs.get(key)
         if previous is not None and previous.digest == digest and key in old_texts:
             lib.pubs[key], lib.texts[key] = previous, old_texts[key]
             continue
-        lib.pubs[key] = make_pub(entry, members, digest)
-        lib.texts[key] = format_entry_packed(entry, names)
+        pub = make_pub(entry, fields, persons, members, digest, listed)
+        lib.pubs[key] = pub
+        lib.texts[key] = render(pub)
         lib.formatted_count += 1
     by_person: dict[str, list[str]] = defaultdict(list)
     by_keyword: dict[str, list[str]] = defaultdict(list)

@@ -20,15 +20,14 @@ from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
-from .environment import get_registry, note_outputs
+from .environment import get_library, get_registry, note_outputs
 from .library import KINDS, Library, Pub, safe_key
-from .publications import BACKEND, get_library
+from .publications import BACKEND
 from .registry import fingerprint, source_fingerprint
-from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME, display_name, link_targets, plain
+from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
-    from sphinxcontrib.bibtex.domain import BibtexDomain
 
     from .registry import Registry
 
@@ -69,8 +68,6 @@ class PaperRenderer:
         self.env = app.env
         self.lib: Library = get_library(self.env)
         self.registry = get_registry(self.env)
-        domain = cast("BibtexDomain", self.env.get_domain("cite"))
-        self.entries = domain.bibdata.data.entries
         #: "area:x" / "person:y" -> that list's keys, newest first, and each key's position
         self._lists: dict[str, tuple[list[str], dict[str, int]]] = {}
         self.site = _site_digest(app)
@@ -147,12 +144,10 @@ class PaperRenderer:
         return f"<{tag}>{inner}</{tag}>" if tag else inner
 
     def body(self, key: str) -> str:
-        page, pub, entry = paper_page(key), self.lib.pubs[key], self.entries[key]
+        page, pub = paper_page(key), self.lib.pubs[key]
         esc = html.escape
         authors = []
-        persons = entry.persons.get("author", [])
-        for person, slug in zip(persons, self.registry.names.slugs(persons), strict=True):
-            name = display_name(person)
+        for name, slug in zip(pub.authors, pub.author_slugs, strict=True):
             if slug:
                 href = esc(self.uri(page, self.registry.person_doc(slug)))
                 authors.append(f'<a class="lh-member reference internal" href="{href}">'
@@ -162,13 +157,13 @@ class PaperRenderer:
         parts = [f'<section id="{esc(nodes.make_id(key))}">',
                  f"<h1>{esc(pub.title)}</h1>",
                  f'<p class="lh-paper-authors">{", ".join(authors)}</p>',
-                 f'<p class="lh-paper-venue">{esc(venue_of(entry))}, {pub.year or "n.d."}'
-                 f' · {esc(KINDS[pub.kind])}</p>']
-        abstract = entry.fields.get("abstract")
+                 f'<p class="lh-paper-venue">{esc(pub.venue)}{", " if pub.venue else ""}'
+                 f'{esc(pub.shown_date)} · {esc(KINDS[pub.kind])}</p>']
+        abstract = pub.field("abstract")
         if abstract:
-            parts.append(f'<section id="abstract"><h2>Abstract</h2><p>{esc(plain(abstract))}'
+            parts.append(f'<section id="abstract"><h2>Abstract</h2><p>{esc(abstract)}'
                          "</p></section>")
-        links = link_targets(entry.fields)
+        links = pub.links
         if links:
             items = " · ".join(f'<a class="reference external" href="{esc(u)}">{esc(label)}</a>'
                                for label, u in links)
@@ -201,38 +196,36 @@ class PaperRenderer:
         return "\n".join(parts)
 
     def metatags(self, key: str) -> str:
-        pub, entry = self.lib.pubs[key], self.entries[key]
+        pub = self.lib.pubs[key]
         tags = [meta("citation_title", pub.title)]
-        tags += [meta("citation_author", plain(str(p)))
-                 for p in entry.persons.get("author", [])]
+        tags += [meta("citation_author", name) for name in pub.authors]
         if pub.year:
             tags.append(meta("citation_publication_date", str(pub.year)))
-        venue = venue_of(entry)
+        venue = pub.venue
         if pub.kind == "journal":
             tags.append(meta("citation_journal_title", venue))
         elif pub.kind in ("conference", "workshop"):
             tags.append(meta("citation_conference_title", venue))
-        f = entry.fields
         for field_name, tag in (("volume", "citation_volume"), ("number", "citation_issue")):
-            if f.get(field_name):
-                tags.append(meta(tag, plain(f[field_name])))
-        if f.get("doi"):
-            tags.append(meta("citation_doi", f["doi"].strip()))
-        for label, url in link_targets(f):
+            if pub.field(field_name):
+                tags.append(meta(tag, pub.field(field_name)))
+        for label, ident in pub.identifiers:
+            if label == "DOI":
+                tags.append(meta("citation_doi", ident))
+            if label == "arXiv":
+                tags.append(meta("citation_arxiv_id", ident))
+        for label, url in pub.links:
             if label == "PDF":
                 tags.append(meta("citation_pdf_url", url))
-            if label == "arXiv":
-                tags.append(meta("citation_arxiv_id", f["eprint"].strip()))
         tags.append(json_ld(self.scholarly_article(key)))
         return "\n".join(tags)
 
     def scholarly_article(self, key: str) -> dict[str, Any]:
-        pub, entry = self.lib.pubs[key], self.entries[key]
+        pub = self.lib.pubs[key]
         base = self.env.config.html_baseurl
         authors = []
-        persons = entry.persons.get("author", [])
-        for person, slug in zip(persons, self.registry.names.slugs(persons), strict=True):
-            item: dict[str, Any] = {"@type": "Person", "name": display_name(person)}
+        for name, slug in zip(pub.authors, pub.author_slugs, strict=True):
+            item: dict[str, Any] = {"@type": "Person", "name": name}
             if slug and base:
                 item["url"] = base.rstrip("/") + "/" + self.builder.get_target_uri(
                     self.registry.person_doc(slug))
@@ -241,29 +234,18 @@ class PaperRenderer:
                                 "headline": pub.title, "name": pub.title, "author": authors}
         if pub.year:
             data["datePublished"] = str(pub.year)
-        venue = venue_of(entry)
-        if venue:
+        if pub.venue:
             data["isPartOf"] = {"@type": "Periodical" if pub.kind == "journal" else
-                                "PublicationEvent", "name": venue}
-        same_as = [url for _, url in link_targets(entry.fields)]
+                                "PublicationEvent", "name": pub.venue}
+        same_as = [url for _, url in pub.links]
         if same_as:
             data["sameAs"] = same_as
-        if entry.fields.get("doi"):
-            data["identifier"] = {"@type": "PropertyValue", "propertyID": "DOI",
-                                  "value": entry.fields["doi"].strip()}
+        doi = dict(pub.identifiers).get("DOI")
+        if doi:
+            data["identifier"] = {"@type": "PropertyValue", "propertyID": "DOI", "value": doi}
         if pub.keywords:
             data["keywords"] = list(pub.keywords)
         return data
-
-
-def venue_of(entry: Any) -> str:
-    f = entry.fields
-    for key in ("journal", "booktitle", "howpublished", "publisher", "institution"):
-        if f.get(key):
-            return plain(f[key])
-    if f.get("eprint"):
-        return "arXiv preprint"
-    return ""
 
 
 def _site_digest(app: Sphinx) -> str:

@@ -27,7 +27,9 @@ from .charts import bar_chart, year_counts
 from .config import get_config
 from .directives import paragraph, section
 from .environment import (
+    LIBRARY_ATTR,
     add_token_resolver,
+    get_library,
     get_registry,
     left_out_bib_files,
     note_outputs,
@@ -42,6 +44,7 @@ from .style import (
     PAPERS_DIR,
     PERSON_SCHEME,
     STYLE_NAME,
+    format_entry_packed,
     make_style,
     style_fingerprint,
 )
@@ -53,16 +56,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LIBRARY_ATTR = "labhandbook_library"
 LIBRARY_KEY_ATTR = "labhandbook_library_key"
 PUBLICATIONS = "publications"
 INDEX = "publication-index"
 DOWNLOADS = "_downloads/bib"
 BACKEND = pybtex.plugin.find_plugin("pybtex.backends", "docutils")()
-
-
-def get_library(env: BuildEnvironment) -> Library:
-    return getattr(env, LIBRARY_ATTR)
 
 
 # --- the library, once per build ----------------------------------------------------------------
@@ -80,7 +78,8 @@ def _on_builder_inited(app: Sphinx) -> None:
     if not isinstance(old_key, tuple) or old_key[2:] != key[2:]:
         old = None  # the style changed: format everything again
     if old is None or old_key != key:
-        lib = update_library(old, dict(domain.bibdata.data.entries), registry)
+        lib = update_library(old, domain.bibdata.data.entries, registry, format_entry_packed,
+                             key[2])
         setattr(env, LIBRARY_ATTR, lib)
         setattr(env, LIBRARY_KEY_ATTR, key)
     else:

@@ -1,7 +1,7 @@
 """The pybtex style of the handbook: members highlighted and linked, identifiers as links.
 
 :func:`format_entry_text` turns one BibTeX entry into pybtex rich text. It is pure and fast
-(the .bib is UTF-8, so LaTeX decoding runs only for a field that still holds a macro), and
+(it reads the normalised record of :mod:`labhandbook.library`, already clean text), and
 :mod:`labhandbook.library` calls it once per changed entry, caching the result in the build
 environment, packed into one string (:class:`PackedText`). :func:`make_style` wraps that
 cache as a pybtex formatting style, so that sphinxcontrib-bibtex, which formats every
@@ -13,64 +13,29 @@ is turned into a cross-reference to the person page by :mod:`labhandbook.publica
 
 from __future__ import annotations
 
-import codecs
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pybtex.richtext import BaseMultipartText, HRef, String, Tag, Text
 from pybtex.style import FormattedEntry
 from pybtex.style.formatting import BaseStyle
 
+from .library import Pub
 from .registry import source_fingerprint
-
-if TYPE_CHECKING:
-    from .names import Roster
 
 PERSON_SCHEME = "labhandbook:person/"
 PAPER_SCHEME = "labhandbook:paper/"
 PAPERS_DIR = "papers"
 STYLE_NAME = "labhandbook"
 
-_BRACES = re.compile(r"[{}]")
-
 
 def style_fingerprint() -> str:
-    """Changes whenever this module changes, so cached formatted entries are never stale."""
-    return source_fingerprint(__file__)
+    """Changes whenever this module or the record changes, so cached formatted entries are
+    never stale."""
+    from . import library
 
-
-def plain(value: str) -> str:
-    """Field text for display: LaTeX decoded only when a macro is present, braces dropped."""
-    if "\\" in value or "~" in value or "--" in value:
-        import latexcodec  # noqa: F401  (registers the "ulatex" codec; only needed here)
-
-        try:
-            value = codecs.decode(value, "ulatex")
-        except Exception:  # noqa: BLE001  (a malformed macro is shown as written)
-            pass
-    return " ".join(_BRACES.sub("", value).split())
-
-
-def display_name(person: Any) -> str:
-    """"First von Last, Jr" from a pybtex Person, without LaTeX."""
-    parts = [*person.first_names, *person.middle_names, *person.prelast_names,
-             *person.last_names]
-    name = plain(" ".join(parts))
-    if person.lineage_names:
-        name += ", " + plain(" ".join(person.lineage_names))
-    return name
-
-
-def equal_positions(entry: Any) -> set[int]:
-    raw = entry.fields.get("equalcontrib", "")
-    return {int(x) for x in re.findall(r"\d+", raw)}
-
-
-def match_members(entry: Any, roster: Roster) -> list[str | None]:
-    """For each author, the member slug it names (or None), by :mod:`labhandbook.names`."""
-    return roster.slugs(entry.persons.get("author", []))
+    return source_fingerprint(__file__) + source_fingerprint(library.__file__)
 
 
 def _join_names(names: list[Text]) -> Text:
@@ -81,84 +46,68 @@ def _join_names(names: list[Text]) -> Text:
     return Text(*(t for n in names[:-1] for t in (n, ", ")), "and ", names[-1])
 
 
-def link_targets(fields: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The (label, url) links an entry offers, in display order."""
-    links = []
-    doi = fields.get("doi")
-    if doi:
-        links.append(("DOI", "https://doi.org/" + doi.strip()))
-    eprint = fields.get("eprint")
-    if eprint and fields.get("archiveprefix", "arXiv").lower() == "arxiv":
-        links.append(("arXiv", "https://arxiv.org/abs/" + eprint.strip()))
-    if fields.get("openreview"):
-        links.append(("OpenReview", "https://openreview.net/forum?id=" + fields["openreview"]))
-    if fields.get("acl"):
-        links.append(("ACL Anthology", f"https://aclanthology.org/{fields['acl'].strip()}/"))
-    if fields.get("url"):
-        url = fields["url"].strip()
-        links.append(("PDF" if url.lower().endswith(".pdf") else "Web", url))
-    if fields.get("code"):
-        links.append(("Code", fields["code"].strip()))
-    return [(label, url) for label, url in links if url.startswith(("https://", "http://"))]
-
-
-def _venue(entry: Any) -> Text:
-    f = entry.fields
-    kind = entry.type.lower()
-    if kind == "article":
-        venue = Text(Tag("em", plain(f.get("journal", ""))))
-        vol = plain(f.get("volume", ""))
+def venue_text(pub: Pub) -> Text:
+    """Where the work appeared: journal with volume, number and pages; "In" proceedings or a
+    book; a thesis' school; a report's institution; an eprint identifier."""
+    f = dict(pub.fields)
+    vol, num, pages = f.get("volume", ""), f.get("number", ""), f.get("pages", "")
+    if pub.type == "article" and pub.venue:
+        venue = Text(Tag("em", pub.venue))
         if vol:
             venue = Text(venue, ", ", vol)
-            if f.get("number"):
-                venue = Text(venue, f"({plain(f['number'])})")
-        if f.get("pages"):
-            venue = Text(venue, (":" if vol else ", "), plain(f["pages"]))
+            if num:
+                venue = Text(venue, f"({num})")
+        if pages:
+            venue = Text(venue, (":" if vol else ", "), pages)
         return venue
-    if kind in {"inproceedings", "conference", "incollection"}:
-        venue = Text("In ", Tag("em", plain(f.get("booktitle", ""))))
-        if f.get("pages"):
-            venue = Text(venue, ", pp. ", plain(f["pages"]))
+    if f.get("booktitle") and pub.type in IN_VOLUME:
+        venue = Text("In ", Tag("em", f["booktitle"]))
+        if pages:
+            venue = Text(venue, ", pp. ", pages)
         return venue
-    if f.get("eprint") and f.get("archiveprefix", "arXiv").lower() == "arxiv":
-        return Text("arXiv preprint arXiv:", plain(f["eprint"]))
-    for key in ("howpublished", "journal", "booktitle", "institution", "publisher", "school"):
-        if f.get(key):
-            return Text(Tag("em", plain(f[key])))
+    eprint = next(((label, ident) for label, ident in pub.identifiers if label != "DOI"), None)
+    if eprint and not pub.venue:
+        if eprint[0] == "arXiv":
+            return Text("arXiv preprint arXiv:", eprint[1])
+        return Text(f"{eprint[0]}: {eprint[1]}")
+    if pub.venue:
+        return Text(Tag("em", pub.venue))
     return Text()
 
 
-def format_entry_text(entry: Any, roster: Roster) -> Text:
-    """The full reference: authors, title, venue, year, note, and identifier links."""
-    equal = equal_positions(entry)
+#: Types shown as "In <booktitle>".
+IN_VOLUME = {"inproceedings", "conference", "incollection", "inbook", "inreference",
+             "bookinbook", "suppbook", "suppcollection"}
+
+
+def format_entry_text(pub: Pub) -> Text:
+    """The full reference of one record: authors, title, venue, date, note, identifier links.
+    The one rendering every list and page shows."""
     names = []
-    members = match_members(entry, roster)
-    authors = entry.persons.get("author", [])
-    for i, (person, slug) in enumerate(zip(authors, members, strict=True), start=1):
-        name: Any = display_name(person)
+    for i, (name, slug) in enumerate(zip(pub.authors, pub.author_slugs, strict=True), start=1):
+        shown: Any = name
         if slug:
-            name = HRef(PERSON_SCHEME + slug, Tag("strong", name))
-        names.append(Text(name, Tag("sup", "*")) if i in equal else Text(name))
-    f = entry.fields
+            shown = HRef(PERSON_SCHEME + slug, Tag("strong", name))
+        names.append(Text(shown, Tag("sup", "*")) if i in pub.equal else Text(shown))
     parts: list[Any] = []
     if names:
         parts += [_join_names(names), ". "]
-    title = plain(f.get("title", ""))
-    if title:
-        parts += [HRef(PAPER_SCHEME + entry.key, title.rstrip(".")), ". "]
-    venue = _venue(entry)
+    elif pub.editors:
+        parts += [", ".join(pub.editors), " (ed.). " if len(pub.editors) == 1 else " (eds.). "]
+    if pub.title:
+        parts += [HRef(PAPER_SCHEME + pub.key, pub.title.rstrip(".")), ". "]
+    venue = venue_text(pub)
     if len(venue):
         parts += [venue, ", "]
-    parts.append(plain(f.get("year", "")) or "n.d.")
-    parts.append(".")
-    if f.get("note"):
-        parts += [" ", plain(f["note"]).rstrip("."), "."]
-    if equal:
+    parts.append(pub.shown_date if pub.shown_date.endswith(".") else pub.shown_date + ".")
+    note = pub.field("note")
+    if note:
+        parts += [" ", note.rstrip("."), "."]
+    if pub.equal:
         parts += [" ", Tag("em", "* Equal contribution.")]
-    links = link_targets(f)
-    if links:
+    if pub.links:
         parts.append(" ")
-        for i, (label, url) in enumerate(links):
+        for i, (label, url) in enumerate(pub.links):
             parts += ([" · "] if i else []) + [HRef(url, label)]
     return Text(*parts)
 
@@ -230,9 +179,9 @@ def _unpack(data: Any) -> Any:
     return Text(*children)
 
 
-def format_entry_packed(entry: Any, roster: Roster) -> PackedText:
+def format_entry_packed(pub: Pub) -> PackedText:
     """:func:`format_entry_text`, packed for the environment (see :class:`PackedText`)."""
-    return PackedText.pack(format_entry_text(entry, roster))
+    return PackedText.pack(format_entry_text(pub))
 
 
 class LabStyleBase(BaseStyle):

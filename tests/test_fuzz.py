@@ -46,13 +46,13 @@ from labhandbook.bibcheck import read_library
 from labhandbook.check import run_check, script_in_html
 from labhandbook.config import LabConfig
 from labhandbook.feeds import _NOT_XML
-from labhandbook.library import KINDS, update_library
-from labhandbook.papers import json_ld, meta, venue_of
+from labhandbook.library import KINDS, display_name, link_targets, update_library
+from labhandbook.papers import json_ld, meta
 from labhandbook.problems import Problem
 from labhandbook.publications import BACKEND
 from labhandbook.registry import load_registry
 from labhandbook.schema import ROLES, Links
-from labhandbook.style import display_name, link_targets
+from labhandbook.style import format_entry_packed
 
 FUZZ = os.environ.get("LABHANDBOOK_FUZZ") == "1"
 #: LABHANDBOOK_FUZZ_NO_SHRINK=1 reports the first failing case as found (huge cases shrink slowly)
@@ -605,7 +605,7 @@ def test_bibtex_ends_in_problems_or_success(fuzz_root: Path, bib: tuple[bytes, b
                     assert value.startswith(("https://", "http://")), value
         # what the build does with every entry it keeps
         registry, _ = load_registry(fuzz_root, lab)
-        lib = update_library(None, dict(data.data.entries), registry)
+        lib = update_library(None, data.data.entries, registry, format_entry_packed)
         feed = FeedGenerator()
         feed.id("https://example.org/")
         feed.title("x")
@@ -616,7 +616,7 @@ def test_bibtex_ends_in_problems_or_success(fuzz_root: Path, bib: tuple[bytes, b
                 assert url.startswith(("https://", "http://")), url
             for person in entry.persons.get("author", []):
                 meta("citation_author", display_name(person))
-            json.loads(json_ld({"headline": pub.title, "venue": venue_of(entry)})
+            json.loads(json_ld({"headline": pub.title, "venue": pub.venue})
                        .split("\n", 1)[1].rsplit("\n", 1)[0])
             item = feed.add_entry()
             item.id(f"https://example.org/{len(feed.entry())}")

@@ -33,7 +33,7 @@ from test_check import make_handbook, tree_digest
 
 from labhandbook.check import check_handbook, run_check, script_in_html
 from labhandbook.config import LabConfig
-from labhandbook.style import link_targets
+from labhandbook.library import link_targets
 
 HOSTILE = ROOTS / "test-hostile"
 
