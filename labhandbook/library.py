@@ -282,6 +282,7 @@ class Pub:
     date: str = ""  #: the date as shown: "2024", "2019–2021"; "" when the entry has none
     authors: tuple[str, ...] = ()  #: every author's display name, in order
     author_slugs: tuple[str | None, ...] = ()  #: the member each author is, or None
+    authors_inverted: tuple[str, ...] = ()  #: "Family, Given" of each author (meta tags)
     editors: tuple[str, ...] = ()
     venue: str = ""  #: journal, proceedings, publisher, institution... (the first there is)
     fields: tuple[tuple[str, str], ...] = ()  #: the shown text fields (:data:`SHOWN`), clean
@@ -381,6 +382,7 @@ def make_pub(entry: Any, fields: Mapping[str, str], persons: Mapping[str, list[A
         members=tuple(dict.fromkeys(m for m in members if m)), digest=digest,
         bibtex=to_bibtex(entry), type=kind, date=date,
         authors=tuple(display_name(p) for p in authors), author_slugs=tuple(members),
+        authors_inverted=tuple(latex_text(str(p)) for p in authors),
         editors=tuple(display_name(p) for p in persons.get("editor", [])),
         venue=_venue(kind, fields),
         fields=tuple((n, latex_text(fields[n])) for n in SHOWN if fields.get(n, "").strip()),

@@ -198,7 +198,7 @@ class PaperRenderer:
     def metatags(self, key: str) -> str:
         pub = self.lib.pubs[key]
         tags = [meta("citation_title", pub.title)]
-        tags += [meta("citation_author", name) for name in pub.authors]
+        tags += [meta("citation_author", name) for name in pub.authors_inverted]
         if pub.year:
             tags.append(meta("citation_publication_date", str(pub.year)))
         venue = pub.venue
