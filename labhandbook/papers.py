@@ -451,9 +451,10 @@ def _write_sitemap(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html" or not base:
         return
     base = base.rstrip("/") + "/"
-    # Pages that exist: source pages and the paper pages of safe keys (`check` refuses others)
+    # Pages that exist: source pages and the paper pages of listed entries with safe keys
+    # (`check` refuses others; a crossref parent volume that is no lab work has none)
     pages = [*app.env.found_docs,
-             *(paper_page(k) for k in get_library(app.env).pubs if safe_key(k))]
+             *(paper_page(k) for k in get_library(app.env).ordered() if safe_key(k))]
     urls = sorted(base + app.builder.get_target_uri(page) for page in pages)
     body = "".join(f"  <url><loc>{html.escape(url)}</loc></url>\n" for url in urls)
     text = ('<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -172,7 +172,8 @@ def filter_bar(registry: Any, lib: Library) -> nodes.raw:
         return (f'<label>{label} <select data-lh-filter="{name}">'
                 f'<option value="">All</option>{opts}</select></label>')
 
-    kinds = [(k, KINDS[k]) for k in KINDS if any(p.kind == k for p in lib.pubs.values())]
+    shown = {lib.pubs[k].kind for k in lib.ordered()}
+    kinds = [(k, KINDS[k]) for k in KINDS if k in shown]
     people = [(s, registry.people[s].name) for s in registry.ordered_people()
               if s in lib.by_person]
     areas = sorted(((s, a.title) for s, a in registry.areas.items()),

@@ -124,8 +124,7 @@ def site_build(handbook_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     from .config import get_config
-    from .environment import get_registry
-    from .publications import get_library
+    from .environment import get_library, get_registry
     from .style import PAPERS_DIR
 
     out = tmp_path_factory.mktemp("site")
@@ -144,7 +143,7 @@ def site_build(handbook_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         areas={s: f"{lab.research_dir}/{s}.html" for s in registry.areas},
         lists=[f"{lab.people_dir}/index.html", f"{lab.research_dir}/index.html",
                f"{lab.publications_page}.html"],
-        papers={k: f"{PAPERS_DIR}/{k}.html" for k in library.pubs},
+        papers={k: f"{PAPERS_DIR}/{k}.html" for k in library.ordered()},  # listed ones
     )
 
 
