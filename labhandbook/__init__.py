@@ -50,6 +50,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .papers import setup_papers
     from .process import setup_process
     from .publications import setup_publications
+    from .search import setup_search
 
     for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
         app.setup_extension(dependency)
@@ -64,6 +65,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_incremental(app)
     setup_assets(app)
     app.connect("config-inited", _static_path)
+    setup_search(app)
     app.add_css_file("labhandbook.css")
     return {
         "version": __version__,

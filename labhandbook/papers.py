@@ -24,6 +24,7 @@ from .environment import get_library, get_registry, note_outputs
 from .library import KINDS, Library, Pub, safe_key
 from .publications import BACKEND
 from .registry import fingerprint, source_fingerprint
+from .search import AUTHORS_WEIGHT, VENUE_WEIGHT, weight
 from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME
 
 if TYPE_CHECKING:
@@ -156,9 +157,9 @@ class PaperRenderer:
                 authors.append(esc(name))
         parts = [f'<section id="{esc(nodes.make_id(key))}">',
                  f"<h1>{esc(pub.title)}</h1>",
-                 f'<p class="lh-paper-authors">{", ".join(authors)}</p>',
-                 f'<p class="lh-paper-venue">{esc(pub.venue)}{", " if pub.venue else ""}'
-                 f'{esc(pub.shown_date)} · {esc(KINDS[pub.kind])}</p>']
+                 f'<p class="lh-paper-authors" {weight(AUTHORS_WEIGHT)}>{", ".join(authors)}</p>',
+                 f'<p class="lh-paper-venue" {weight(VENUE_WEIGHT)}>{esc(pub.venue)}'
+                 f'{", " if pub.venue else ""}{esc(pub.shown_date)} · {esc(KINDS[pub.kind])}</p>']
         abstract = pub.field("abstract")
         if abstract:
             parts.append(f'<section id="abstract"><h2>Abstract</h2><p>{esc(abstract)}'
@@ -168,7 +169,7 @@ class PaperRenderer:
             items = " · ".join(f'<a class="reference external" href="{esc(u)}">{esc(label)}</a>'
                                for label, u in links)
             parts.append(f'<p class="lh-pub-links">{items}</p>')
-        parts.append('<section id="reference"><h2>Reference</h2>'
+        parts.append('<section id="reference" class="lh-paper-reference"><h2>Reference</h2>'
                      f'<p>{self.reference_html(page, key)}</p></section>')
         areas = areas_of(self.registry, pub)
         if areas:
@@ -178,7 +179,7 @@ class PaperRenderer:
                 f"{esc(self.registry.areas[a].title)}</a></li>" for a in areas)
             parts.append(f'<section id="research-areas"><h2>Research areas</h2><ul>{items}</ul>'
                          "</section>")
-        parts.append('<section id="bibtex"><h2>BibTeX</h2>'
+        parts.append('<section id="bibtex" class="lh-paper-bibtex"><h2>BibTeX</h2>'
                      f'<p><button type="button" class="lh-bibtex-button" data-bibtex="'
                      f'{esc(pub.bibtex, quote=True)}">Copy BibTeX</button></p>'
                      f'<pre class="lh-bibtex-source">{esc(pub.bibtex)}</pre></section>')
@@ -188,11 +189,12 @@ class PaperRenderer:
                 f'<li><a class="reference internal" href="{esc(self.uri(page, paper_page(k)))}">'
                 f"{esc(self.lib.pubs[k].title)}</a> ({self.lib.pubs[k].year})</li>"
                 for k in related)
-            parts.append(f'<section id="related"><h2>Related papers</h2><ul>{items}</ul>'
+            parts.append(f'<section id="related" class="lh-paper-related"><h2>Related papers</h2>'
+                         f'<ul>{items}</ul>'
                          "</section>")
         canonical = self.uri(page, self.env.config._labhandbook.publications_page)
-        parts.append(f'<p><a class="reference internal" href="{esc(canonical)}">'
-                     "All publications</a></p></section>")
+        parts.append(f'<p class="lh-paper-back"><a class="reference internal" '
+                     f'href="{esc(canonical)}">All publications</a></p></section>')
         return "\n".join(parts)
 
     def metatags(self, key: str) -> str:

@@ -1,0 +1,240 @@
+"""Site search with Pagefind: every page a reader can open, typed, ranked and filtered.
+
+Sphinx indexes source documents only, so the paper pages (``html-collect-pages``) are not in
+``searchindex.js``; and the theme loads that whole index on every page view. Pagefind (the
+``pagefind_bin`` wheel ships its binary) indexes the written HTML after the build and splits
+the index into chunks a query fetches on demand (see ``benchmarks/README.md`` for the
+measured comparison at department scale).
+
+What this module does, all through documented hooks:
+
+- ``html-page-context``: the page's own content (``body``) is wrapped in an element with
+  Pagefind's ``data-pagefind-body``, which limits the index to that content (no theme chrome)
+  and keeps pages without it (search, genindex) out. The wrapper carries the page's kind
+  (``data-pagefind-meta``) and filters (type, year, member, area) in Pagefind's attributes.
+- The generated parts that repeat other pages' facts (member cards, charts, the people x areas
+  matrix, publication lists of person and area pages, BibTeX, related papers) are excluded
+  with Pagefind's ``--exclude-selectors``; paper pages mark their authors and venue with
+  ``data-pagefind-weight`` (``papers.py``).
+- ``build-finished``: Pagefind indexes the output folder into ``pagefind/``, skipped when no
+  HTML file changed since the last index.
+- Templates (``templates_path``, ``!layout.html`` / ``!search.html``): pages other than the
+  search page no longer load ``searchindex.js``; the search page runs Pagefind
+  (``static/labhandbook-search.js``) and falls back to Sphinx's own search when the site is
+  opened from ``file://`` (browsers refuse the module and WebAssembly fetches there).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sphinx.util import logging
+
+from .environment import get_library, get_registry
+from .library import KINDS
+from .registry import fingerprint, source_fingerprint
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
+
+logger = logging.getLogger(__name__)
+
+BUNDLE = "pagefind"  #: folder of the index in the output
+STATE_FILE = "labhandbook-search.json"
+TEMPLATES = Path(__file__).parent / "html"
+
+#: What a result says it is (the ``kind`` meta of a page).
+PERSON, AREA, PAPER = "Person", "Research area", "Paper"
+PUBLICATIONS, NEWS, HOME, PAGE = "Publications", "News", "Home", "Page"
+
+#: Pagefind weight of a person's name and an area's title (headings weigh 7 for <h1> by default,
+#: a paper's title among them; body text 1).
+TITLE_WEIGHT = 10
+#: A paper's authors and its venue line (with the year): "Shen 2024", "NeurIPS dropout".
+AUTHORS_WEIGHT, VENUE_WEIGHT = 5, 3
+
+#: Generated parts that repeat facts of other pages, or are not prose: not indexed.
+EXCLUDE = (
+    ".headerlink",  # the "#" after every heading
+    ".lh-avatar",  # initials ("YS") glued to the next word
+    ".lh-person-card .lh-card-position", ".lh-person-card .lh-card-areas",  # card repetition
+    ".lh-figure",  # charts: digits, node labels
+    ".lh-matrix",  # people x areas matrix: names and dots
+    ".lh-pubs",  # publication lists of person and area pages (each paper has its own page)
+    ".lh-pub-links",  # BibTeX buttons and download links
+    ".lh-pub-count", ".lh-bib-download", ".lh-filter", ".lh-feed-link",
+    # paper pages: the reference repeats the authors, BibTeX the whole entry, related papers
+    # are other pages' titles
+    ".lh-paper-reference", ".lh-paper-bibtex", ".lh-paper-related", ".lh-paper-back",
+)
+
+
+def weight(value: float) -> str:
+    """Pagefind's weight attribute for an element of a generated page."""
+    return f'data-pagefind-weight="{value}"'
+
+
+def page_kind(app: Sphinx, pagename: str, context: dict[str, Any]) -> str | None:
+    """The kind of page shown in results, or ``None`` for pages that are not indexed."""
+    if context.get("lh_paper"):
+        return PAPER
+    if pagename in ("search", "genindex", "py-modindex") or "body" not in context:
+        return None
+    kind = get_registry(app.env).by_docname.get(pagename, (None, ""))[0]
+    if kind == "person":
+        return PERSON
+    if kind == "area":
+        return AREA
+    lab = app.config._labhandbook
+    return {lab.publications_page: PUBLICATIONS, lab.news_page: NEWS,
+            app.config.root_doc: HOME}.get(pagename, PAGE)
+
+
+def _attrs(kind: str, meta: dict[str, str], filters: list[tuple[str, str]]) -> str:
+    """Hidden Pagefind meta and filter elements; values are element text, so commas in a
+    title are kept (the attribute form splits at commas)."""
+    esc = html.escape
+    parts = [f'<span data-pagefind-meta="kind">{esc(kind)}</span>']
+    parts += [f'<span data-pagefind-meta="{esc(k)}">{esc(v)}</span>' for k, v in meta.items()]
+    parts += [f'<span data-pagefind-filter="{esc(k)}">{esc(v)}</span>' for k, v in filters]
+    # data-pagefind-ignore keeps the text out of the index; meta and filters are still read.
+    return f'<div hidden data-pagefind-ignore>{"".join(parts)}</div>'
+
+
+def _facts(app: Sphinx, pagename: str, kind: str,
+           context: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The page's meta and filters: type for all; year, members, areas for papers; areas for
+    people."""
+    registry = get_registry(app.env)
+    meta: dict[str, str] = {}
+    filters = [("type", kind)]
+    if kind == PAPER:
+        from .papers import areas_of
+
+        pub = get_library(app.env).pubs[context["lh_paper"]]
+        if pub.year:
+            meta["year"] = str(pub.year)
+            filters.append(("year", str(pub.year)))
+        meta["paper_type"] = KINDS[pub.kind]
+        filters += [("member", registry.people[m].name) for m in pub.members]
+        filters += [("area", registry.areas[a].title) for a in areas_of(registry, pub)]
+    elif kind == AREA:
+        area = registry.areas[registry.by_docname[pagename][1]]
+        meta["lh_name"] = area.title
+        meta["lh_topics"] = " ".join(k.replace("-", " ") for k in area.keywords)
+    elif kind == PERSON:
+        slug = registry.by_docname[pagename][1]
+        meta["lh_name"] = registry.people[slug].name
+        filters += [("area", registry.areas[a].title) for a in registry.people[slug].areas
+                    if a in registry.areas]
+    return meta, filters
+
+
+def _mark_page(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+               doctree: Any) -> None:
+    if app.builder.format != "html":
+        return
+    if pagename == "search":
+        app.add_js_file("labhandbook-search.js")  # this page only (classic: file:// too)
+        return
+    kind = page_kind(app, pagename, context)
+    if kind is None:
+        return
+    meta, filters = _facts(app, pagename, kind, context)
+    body = context["body"]
+    if kind in (PERSON, AREA):
+        # The page title (Sphinx writes the document title as the body's first <h1>) is a
+        # person's name or an area's title: it outranks what other pages say about them.
+        body = body.replace("<h1>", f"<h1 {weight(TITLE_WEIGHT)}>", 1)
+    context["body"] = (f'<div data-pagefind-body data-lh-kind="{html.escape(kind)}">'
+                       f'{_attrs(kind, meta, filters)}{body}</div>')
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+def pagefind_executable() -> str | None:
+    """The binary of the ``pagefind_bin`` wheel (a dependency of the handbook)."""
+    try:
+        from pagefind_bin import get_executable
+    except ImportError:
+        return None
+    try:
+        return str(get_executable())
+    except FileNotFoundError:
+        return None
+
+
+def pagefind_command(outdir: Path) -> list[str] | None:
+    exe = pagefind_executable()
+    if exe is None:
+        return None
+    cmd = [exe, "--site", str(outdir), "--output-subdir", BUNDLE, "--silent"]
+    for selector in EXCLUDE:
+        cmd += ["--exclude-selectors", selector]
+    return cmd
+
+
+def _html_state(outdir: Path) -> str:
+    """A fingerprint of every HTML file's name, size and modification time."""
+    stats = []
+    for path in sorted(outdir.rglob("*.html")):
+        if BUNDLE in path.relative_to(outdir).parts[:1]:
+            continue
+        st = path.stat()
+        stats.append((path.relative_to(outdir).as_posix(), st.st_size, st.st_mtime_ns))
+    return fingerprint(stats)
+
+
+def build_index(app: Sphinx, exception: Exception | None) -> None:
+    """Index the written site with Pagefind, unless no HTML file changed since last time."""
+    if exception is not None or app.builder.format != "html" or app.builder.name != "html":
+        return
+    outdir = Path(app.outdir)
+    cmd = pagefind_command(outdir)
+    if cmd is None:
+        logger.warning("the search index was not built: the pagefind binary is missing — "
+                       "reinstall the handbook's dependencies (`make venv`, `pip install .`)",
+                       type="labhandbook", subtype="search")
+        return
+    state = Path(app.doctreedir, STATE_FILE)
+    current = fingerprint(_html_state(outdir), cmd[1:], _CODE)
+    try:
+        saved = json.loads(state.read_text(encoding="utf-8")).get("html")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if saved == current and (outdir / BUNDLE / "pagefind.js").is_file():
+        return
+    logger.info("indexing the site for search (pagefind)... ", nonl=True)
+    start = time.perf_counter()
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        last = (run.stderr.strip() or run.stdout.strip() or "no output").splitlines()[-1]
+        logger.warning("the search index was not built: pagefind exited with %d: %s",
+                       run.returncode, last, type="labhandbook", subtype="search")
+        return
+    seconds = time.perf_counter() - start
+    logger.info("done in %.1f s", seconds)
+    state.write_text(json.dumps({"html": current, "seconds": round(seconds, 3)}),
+                     encoding="utf-8")
+
+
+def _templates(app: Sphinx, config: Config) -> None:
+    """Our ``layout.html`` and ``search.html`` (theme overrides) are found first."""
+    if str(TEMPLATES) not in map(str, config.templates_path):
+        config.templates_path = [*config.templates_path, str(TEMPLATES)]
+
+
+_CODE = source_fingerprint(__file__)  #: a new version of this module indexes again
+
+
+def setup_search(app: Sphinx) -> None:
+    app.connect("config-inited", _templates)
+    app.connect("html-page-context", _mark_page)
+    app.connect("build-finished", build_index, priority=900)  # after every file is written

@@ -1,0 +1,185 @@
+// labhandbook: the search page, on Pagefind (index in <site>/pagefind/, built by labhandbook.search).
+// Results are typed ("Person", "Paper · 2021"), ranked by Pagefind with the page's own weights,
+// and show Pagefind's excerpt of the page's own content with whole query words marked.
+// From file:// the page keeps Sphinx's own search (loaded by the template), as browsers refuse
+// Pagefind's module and WebAssembly there.
+(() => {
+  "use strict";
+  const PAGE_SIZE = 10;
+  const FILTERS = [["type", "Type"], ["year", "Year"], ["member", "Member"], ["area", "Research area"]];
+
+  // Sphinx's own search (source pages only), for file:// and when Pagefind cannot load.
+  function sphinxSearch(root) {
+    const box = document.getElementById("lh-search");
+    if (box) box.hidden = true;
+    const results = document.getElementById("search-results");
+    if (results) results.hidden = false;
+    for (const src of ["_static/searchtools.js", "_static/language_data.js", "searchindex.js"]) {
+      const script = document.createElement("script");
+      script.src = new URL(src, root).href;
+      script.async = false;  // in this order
+      document.head.appendChild(script);
+    }
+  }
+
+  function start() {
+    const box = document.getElementById("lh-search");
+    const form = document.querySelector(".bd-search-container form.bd-search");
+    const field = form && form.querySelector("input[name=q]");
+    const root = new URL(document.documentElement.dataset.content_root || "./", location.href);
+    if (!box || !field) return;
+    if (location.protocol === "file:") {
+      sphinxSearch(root);
+      return;
+    }
+    const status = box.querySelector(".lh-search-status");
+    const list = box.querySelector(".lh-search-results");
+    const more = box.querySelector(".lh-search-more");
+    const details = box.querySelector(".lh-search-filters");
+    const sphinxResults = document.getElementById("search-results");
+    if (sphinxResults) sphinxResults.hidden = true;
+    box.hidden = false;
+
+    let pagefind = null;
+    const loading = import(new URL("pagefind/pagefind.js", root).href).then(async (module) => {
+      await module.options({ baseUrl: root.pathname, excerptLength: 24 });
+      module.init();
+      pagefind = module;
+      return module;
+    }, (error) => {
+      console.warn("labhandbook: Pagefind's index did not load, using Sphinx's search:", error);
+      sphinxSearch(root);
+      return new Promise(() => {});  // Sphinx's search takes over; ours never answers
+    });
+    let typedAt = 0;
+    const chosen = {};  // filter name -> value
+    let latest = 0;
+    let shown = [];
+    let pending = [];
+
+    function excerpt(html) {
+      // Pagefind's excerpt is escaped text with <mark> around the query's words: keep only those.
+      const tpl = document.createElement("template");
+      tpl.innerHTML = html;
+      const p = document.createElement("p");
+      p.className = "lh-result-excerpt";
+      for (const node of tpl.content.childNodes) {
+        if (node.nodeName === "MARK") {
+          const mark = document.createElement("mark");
+          mark.textContent = node.textContent;
+          p.appendChild(mark);
+        } else {
+          p.appendChild(document.createTextNode(node.textContent));
+        }
+      }
+      return p;
+    }
+
+    function kindOf(meta) {
+      const parts = [meta.kind || "Page"];
+      if (meta.year) parts[0] += " " + meta.year;
+      return parts.join(" · ");
+    }
+
+    function item(data) {
+      const li = document.createElement("li");
+      li.className = "lh-result";
+      const kind = document.createElement("span");
+      kind.className = "lh-result-kind";
+      kind.textContent = kindOf(data.meta || {});
+      const a = document.createElement("a");
+      a.className = "lh-result-title";
+      a.href = data.url;
+      a.textContent = (data.meta && data.meta.title) || data.url;
+      const head = document.createElement("p");
+      head.className = "lh-result-head";
+      head.append(a, " ", kind);
+      li.append(head, excerpt(data.excerpt || ""));
+      return li;
+    }
+
+    async function showMore(run) {
+      const next = pending.splice(0, PAGE_SIZE);
+      const datas = await Promise.all(next.map((r) => r.data()));
+      if (run !== latest) return;
+      for (const data of datas) list.appendChild(item(data));
+      shown = shown.concat(datas);
+      more.hidden = pending.length === 0;
+    }
+
+    async function search(term) {
+      const run = ++latest;
+      const q = term.trim();
+      const url = new URL(location.href);
+      if (q) url.searchParams.set("q", q); else url.searchParams.delete("q");
+      history.replaceState(null, "", url);
+      if (!q) {
+        list.replaceChildren();
+        status.textContent = "";
+        more.hidden = true;
+        return;
+      }
+      const pf = pagefind || await loading;
+      const filters = {};
+      for (const [name, value] of Object.entries(chosen)) if (value) filters[name] = value;
+      const found = await pf.search(q, { filters });
+      if (run !== latest || !found) return;
+      pending = found.results.slice();
+      shown = [];
+      list.replaceChildren();
+      await showMore(run);
+      if (run !== latest) return;
+      const n = found.results.length;
+      status.textContent = n === 0 ? `No page matches “${q}”.`
+        : `${n} ${n === 1 ? "page matches" : "pages match"} “${q}”.`;
+      // Milliseconds from the last keystroke to the results (read by the tests and `make bench`).
+      if (typedAt) document.documentElement.dataset.lhSearchMs = String(Math.round(performance.now() - typedAt));
+    }
+
+    async function fillFilters() {
+      const pf = pagefind || await loading;
+      const all = await pf.filters();
+      const holder = box.querySelector(".lh-search-filter-fields");
+      holder.replaceChildren();
+      for (const [name, label] of FILTERS) {
+        const values = Object.keys(all[name] || {});
+        if (!values.length) continue;
+        values.sort((a, b) => (name === "year" ? b.localeCompare(a) : a.localeCompare(b)));
+        const id = "lh-filter-" + name;
+        const lab = document.createElement("label");
+        lab.htmlFor = id;
+        lab.textContent = label;
+        const select = document.createElement("select");
+        select.id = id;
+        select.className = "form-select";
+        select.append(new Option("Any", ""));
+        for (const v of values) select.append(new Option(`${v} (${all[name][v]})`, v));
+        select.addEventListener("change", () => { chosen[name] = select.value; search(field.value); });
+        holder.append(lab, select);
+      }
+    }
+
+    let timer = 0;
+    field.addEventListener("input", () => {
+      typedAt = performance.now();
+      clearTimeout(timer);
+      timer = setTimeout(() => search(field.value), 60);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearTimeout(timer);
+      search(field.value);
+    });
+    more.addEventListener("click", () => showMore(latest));
+    details.addEventListener("toggle", () => { if (details.open) fillFilters(); }, { once: true });
+
+    const initial = new URLSearchParams(location.search).get("q") || "";
+    if (initial) {
+      field.value = initial;
+      search(initial);
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
