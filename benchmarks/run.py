@@ -120,6 +120,7 @@ class Step:
     read_docs: list[str] = field(default_factory=list)
     html_touched: int = 0
     html_mib: float = 0.0  #: size of the HTML pages after the clean build
+    search_index_s: float | None = None  #: Pagefind's run in the build (labhandbook.search)
 
 
 def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) -> dict[str, Step]:
@@ -147,7 +148,60 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
                            changed, b.read, b.html_touched)
         if step == "clean":
             steps[step].html_mib = sum(p.stat().st_size for p in html.rglob("*.html")) / 2**20
+            steps[step].search_index_s = search_index_seconds(doctrees)
     return steps
+
+
+def search_index_seconds(doctrees: Path) -> float | None:
+    """How long Pagefind indexed the site in the last build (labhandbook.search records it)."""
+    try:
+        return float(json.loads((doctrees / "labhandbook-search.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def search_queries(lab: synthlab.Lab, n: int = 2) -> list[str]:
+    """Queries a reader types: names (also without accents), an area title, paper titles, an
+    author's family name with a year, an acronym."""
+    people = [p for p in lab.people if p.name != synthlab.ascii_fold(p.name)][:n] or lab.people[:n]
+    queries = [p.name for p in people] + [synthlab.ascii_fold(p.name) for p in people]
+    queries += [a.title for a in lab.areas[:n]]
+    titles = [e.title.replace("{", "").replace("}", "") for e in lab.entries]
+    unique = [t for t in titles if titles.count(t) == 1]
+    queries += unique[:n]
+    queries += [f"{e.authors[0].family.split()[-1]} {e.year}" for e in lab.entries[:n]]
+    acronyms = [m.group(1) for t in unique if (m := re.match(r"([A-Za-z]+): ", t))]
+    queries += acronyms[:1]
+    return list(dict.fromkeys(queries))
+
+
+def search_figures(lab: synthlab.Lab, html: Path, compare: bool) -> dict:
+    """Bytes and latency of first queries in chromium (benchmarks/searchprobe.py); with
+    ``compare``, the same queries on Sphinx's own index fed with the paper pages."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return {"status": "skipped", "error": "Playwright is not installed (make venv)"}
+    if not Path("/usr/bin/chromium").exists():
+        return {"status": "skipped", "error": "chromium is not installed"}
+    import searchprobe
+
+    queries = search_queries(lab)
+    out: dict = {"status": "ok", "queries": queries,
+                 "pagefind_size": searchprobe.pagefind_size(html),
+                 "pagefind": searchprobe.probe_pagefind(html, queries)}
+    pf = out["pagefind"].values()
+    out["bytes_median"] = median([q["bytes"] for q in pf])
+    out["bytes_max"] = max(q["bytes"] for q in pf)
+    out["typed_ms_median"] = median([q["typed_to_results_ms"] for q in pf])
+    out["open_ms_median"] = median([q["open_to_results_ms"] for q in pf])
+    if compare:
+        fed = html.parent / "searchindex-with-papers.js"
+        out["sphinx_fed"] = searchprobe.sphinx_index_with_papers(html, fed)
+        out["sphinx"] = searchprobe.probe_sphinx(html, fed, queries)
+        out["sphinx_open_ms_median"] = median([q["open_to_results_ms"]
+                                               for q in out["sphinx"].values()])
+    return out
 
 
 # --- the whole benchmark --------------------------------------------------------------------------
@@ -177,6 +231,9 @@ def summarize(runs: list[dict[str, Step]]) -> dict:
     out["cpu_s"] = {step: median([r[step].cpu_seconds for r in runs]) for step in STEPS}
     last = runs[-1]
     out["html_mib"] = round(last["clean"].html_mib, 2)
+    indexing = [r["clean"].search_index_s for r in runs if r["clean"].search_index_s is not None]
+    if indexing:
+        out["search_index_s"] = median(indexing)
     out["pages"] = {step: {"read": last[step].read, "written": last[step].written,
                            "html_files_written": last[step].html_touched,
                            "files_changed": len(last[step].changed)} for step in STEPS}
@@ -460,6 +517,31 @@ def report(result: dict) -> str:
                      f"({', '.join(hb['reread_docs']['bib_add'][:12])}).")
         notes.append(f"Changing one person's areas re-read: "
                      f"{', '.join(hb['reread_docs']['areas_edit'][:20])}.")
+    search = hb.get("search") or {}
+    if hb.get("search_index_s") is not None and hb.get("clean_s"):
+        share = hb["search_index_s"] / hb["clean_s"]
+        notes.append(f"Search index (Pagefind, in the handbook's clean build): "
+                     f"{hb['search_index_s']:.2f}s = {share:.0%} of the clean build "
+                     f"(target ≤ 15%: {'ok' if share <= 0.15 else '**MISS**'}).")
+    if search.get("status") == "ok":
+        size = search["pagefind_size"]
+        notes.append(
+            f"Search, first query in a fresh browser ({len(search['queries'])} queries): "
+            f"{search['bytes_median'] / 1024:.0f} KiB median, {search['bytes_max'] / 1024:.0f} "
+            f"KiB max compressed (target ≤ 300 KB: "
+            f"{'ok' if search['bytes_max'] <= 300 * 1024 else '**MISS**'}); results "
+            f"{search['typed_ms_median']:.0f} ms after the last keystroke (median; target "
+            f"≤ 300 ms), {search['open_ms_median']:.0f} ms from opening search.html?q=; index "
+            f"{size['index_bytes'] / 2**20:.1f} MiB on disk in {size['files']} files.")
+        if "sphinx_fed" in search:
+            fed = search["sphinx_fed"]
+            notes.append(
+                f"Sphinx's own index fed with the {fed['papers_fed']} paper pages: "
+                f"{fed['bytes'] / 2**20:.2f} MiB ({fed['gzip_bytes'] / 1024:.0f} KiB gzip) "
+                f"downloaded whole by every first query; results "
+                f"{search['sphinx_open_ms_median']:.0f} ms from opening search.html?q=.")
+    elif search:
+        notes.append(f"Search figures {search.get('status')}: {search.get('error')}")
     par = hb.get("parallel")
     if par and par.get("status") != "ok":
         notes.append(f"Parallel check {par.get('status')}: {par.get('error')}")
@@ -500,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-preview", action="store_true",
                         help="skip save-to-reload (labhandbook serve vs sphinx-autobuild) and "
                              "page weight")
+    parser.add_argument("--no-search", action="store_true",
+                        help="skip the search figures (bytes and latency of first queries in "
+                             "chromium)")
+    parser.add_argument("--search-compare", action="store_true",
+                        help="also measure Sphinx's own index fed with the paper pages")
     parser.add_argument("--lenient", action="store_true",
                         help="do not treat warnings as errors (drop -W --keep-going -n)")
     args = parser.parse_args(argv)
@@ -573,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         result["preview"], result["weight"] = preview_figures(lab, base / "handbook",
                                                               max(1, min(args.runs, 3)))
         result["scale"]["load_during_preview"] = round(os.getloadavg()[0], 1)
+    if hb.get("status") == "ok" and not args.no_search:
+        hb["search"] = search_figures(lab, base / "handbook" / "html", args.search_compare)
     if args.parallel:
         hb["parallel"] = parallel_check(lab, base, args.runs, strict)
     if args.profile:

@@ -53,6 +53,10 @@ TEMPLATES = Path(__file__).parent / "html"
 PERSON, AREA, PAPER = "Person", "Research area", "Paper"
 PUBLICATIONS, NEWS, HOME, PAGE = "Publications", "News", "Home", "Page"
 
+#: Pages Sphinx writes on every build that the index leaves out (no ``data-pagefind-body``).
+UNINDEXED = ("search", "genindex", "py-modindex")
+
+
 #: Pagefind weight of a person's name and an area's title (headings weigh 7 for <h1> by default,
 #: a paper's title among them; body text 1).
 TITLE_WEIGHT = 10
@@ -84,7 +88,7 @@ def page_kind(app: Sphinx, pagename: str, context: dict[str, Any]) -> str | None
     """The kind of page shown in results, or ``None`` for pages that are not indexed."""
     if context.get("lh_paper"):
         return PAPER
-    if pagename in ("search", "genindex", "py-modindex") or "body" not in context:
+    if pagename in UNINDEXED or "body" not in context:
         return None
     kind = get_registry(app.env).by_docname.get(pagename, (None, ""))[0]
     if kind == "person":
@@ -182,13 +186,15 @@ def pagefind_command(outdir: Path) -> list[str] | None:
 
 
 def _html_state(outdir: Path) -> str:
-    """A fingerprint of every HTML file's name, size and modification time."""
+    """A fingerprint of every indexed HTML file's name, size and modification time."""
     stats = []
+    skip = {f"{name}.html" for name in UNINDEXED}
     for path in sorted(outdir.rglob("*.html")):
-        if BUNDLE in path.relative_to(outdir).parts[:1]:
+        rel = path.relative_to(outdir)
+        if rel.parts[0] == BUNDLE or rel.as_posix() in skip:
             continue
         st = path.stat()
-        stats.append((path.relative_to(outdir).as_posix(), st.st_size, st.st_mtime_ns))
+        stats.append((rel.as_posix(), st.st_size, st.st_mtime_ns))
     return fingerprint(stats)
 
 

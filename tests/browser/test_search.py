@@ -10,6 +10,7 @@ the first three. tests/browser/test_search_dept.py asks the same of a department
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import pytest
 
 from .conftest import Site
 from .lab import REPO, Lab, Paper
+
+sys.path.insert(0, str(REPO / "benchmarks"))  # searchprobe: bytes as measured by `make bench`
 
 #: How a reader starts a search: the theme's search button/field, Ctrl+K, "/".
 HOW = ("search box", "ctrl+k", "slash")
@@ -154,19 +157,24 @@ class Transfer:
 
 
 def first_query_bytes(page: Any, site: Site, query: str) -> Transfer:
-    """Bytes the browser downloads for the search page's first query (response bodies as sent,
-    from the network log; Pagefind's index chunks are gzip files, so this is the compressed
-    size), starting from a fresh context on the search page."""
+    """Bytes of search index and engine the browser downloads for a first query typed on the
+    search page, in a fresh context: every response of ``pagefind/`` and any
+    ``searchindex.js`` from the network log, compressed (``searchprobe.wire_bytes``:
+    Pagefind's chunks are gzip files; text is counted gzip-compressed, as servers send it)."""
+    from searchprobe import wire_bytes
+
     sizes: dict[str, int] = {}
 
     def on_response(response: Any) -> None:
+        if "/pagefind/" not in response.url and not response.url.endswith("searchindex.js"):
+            return
         try:
-            sizes[response.url] = len(response.body())
+            sizes[response.url] = wire_bytes(response.body())
         except Exception:  # noqa: BLE001 - a redirect or aborted request has no body
             sizes.setdefault(response.url, 0)
 
-    page.goto(site.url("search.html"))
     page.on("response", on_response)
+    page.goto(site.url("search.html"))
     field = page.locator(SEARCH_PAGE_FIELD)
     field.press_sequentially(query)
     wait_for_results(page, query)
