@@ -75,7 +75,11 @@ def indexed_text(html: str) -> tuple[str, str]:
 
     from labhandbook.search import EXCLUDE
 
-    soup = BeautifulSoup(html, "html.parser")
+    start = html.find("<div data-pagefind-body")
+    end = html.find("</article>", start)  # the theme's article holds the body
+    if start < 0:
+        return "", ""
+    soup = BeautifulSoup(html[start:end if end > 0 else len(html)], "html.parser")
     body = soup.select_one("[data-pagefind-body]")
     if body is None:
         return "", ""
@@ -265,6 +269,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     out: dict[str, Any] = {"pagefind_size": pagefind_size(html_dir)}
     out["pagefind"] = probe_pagefind(html_dir, queries)
+    print(json.dumps(out, indent=1, ensure_ascii=False), flush=True)
     fed = html_dir.parent / "searchindex-with-papers.js"
     out["sphinx_fed"] = sphinx_index_with_papers(html_dir, fed)
     out["sphinx_fed"]["built_index_bytes"] = (html_dir / "searchindex.js").stat().st_size

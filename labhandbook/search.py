@@ -1,4 +1,4 @@
-"""Site search with Pagefind: every page a reader can open, typed, ranked and filtered.
+"""Site search with Pagefind: every page a reader can open, typed and ranked.
 
 Sphinx indexes source documents only, so the paper pages (``html-collect-pages``) are not in
 ``searchindex.js``; and the theme loads that whole index on every page view. Pagefind (the
@@ -10,8 +10,10 @@ What this module does, all through documented hooks:
 
 - ``html-page-context``: the page's own content (``body``) is wrapped in an element with
   Pagefind's ``data-pagefind-body``, which limits the index to that content (no theme chrome)
-  and keeps pages without it (search, genindex) out. The wrapper carries the page's kind
-  (``data-pagefind-meta``) and filters (type, year, member, area) in Pagefind's attributes.
+  and keeps pages without it (search, genindex) out. The wrapper carries the page's kind, a
+  paper's year and a person's name or an area's title and topics as Pagefind meta (searched,
+  and shown in results). No Pagefind filters: Pagefind 1.5 writes its filter index in hash-map
+  order, so two builds of the same site would differ (tests/test_hardening.py).
 - The generated parts that repeat other pages' facts (member cards, charts, the people x areas
   matrix, publication lists of person and area pages, BibTeX, related papers) are excluded
   with Pagefind's ``--exclude-selectors``; paper pages mark their authors and venue with
@@ -70,7 +72,9 @@ EXCLUDE = (
     ".lh-person-card .lh-card-position", ".lh-person-card .lh-card-areas",  # card repetition
     ".lh-figure",  # charts: digits, node labels
     ".lh-matrix",  # people x areas matrix: names and dots
-    ".lh-pubs",  # publication lists of person and area pages (each paper has its own page)
+    # publication lists: of person and area pages, and the canonical list of the publications
+    # page (at 5,000 papers its text alone is a 270 KB chunk to fetch); each paper has its page
+    ".lh-pubs", ".lh-pub-group",
     ".lh-pub-links",  # BibTeX buttons and download links
     ".lh-pub-count", ".lh-bib-download", ".lh-filter", ".lh-feed-link",
     # paper pages: the reference repeats the authors, BibTeX the whole entry, related papers
@@ -100,44 +104,33 @@ def page_kind(app: Sphinx, pagename: str, context: dict[str, Any]) -> str | None
             app.config.root_doc: HOME}.get(pagename, PAGE)
 
 
-def _attrs(kind: str, meta: dict[str, str], filters: list[tuple[str, str]]) -> str:
-    """Hidden Pagefind meta and filter elements; values are element text, so commas in a
-    title are kept (the attribute form splits at commas)."""
+def _meta(kind: str, meta: dict[str, str]) -> str:
+    """Hidden Pagefind meta elements; values are element text, so commas in a title are kept
+    (the attribute form splits at commas)."""
     esc = html.escape
     parts = [f'<span data-pagefind-meta="kind">{esc(kind)}</span>']
     parts += [f'<span data-pagefind-meta="{esc(k)}">{esc(v)}</span>' for k, v in meta.items()]
-    parts += [f'<span data-pagefind-filter="{esc(k)}">{esc(v)}</span>' for k, v in filters]
-    # data-pagefind-ignore keeps the text out of the index; meta and filters are still read.
+    # data-pagefind-ignore keeps the text out of the body's index; meta is still read.
     return f'<div hidden data-pagefind-ignore>{"".join(parts)}</div>'
 
 
-def _facts(app: Sphinx, pagename: str, kind: str,
-           context: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The page's meta and filters: type for all; year, members, areas for papers; areas for
-    people."""
+def _facts(app: Sphinx, pagename: str, kind: str, context: dict[str, Any]) -> dict[str, str]:
+    """The page's meta: a paper's year and type; a person's name; an area's title and topics
+    (the ``lh_`` fields are searched as well as the page's text)."""
     registry = get_registry(app.env)
     meta: dict[str, str] = {}
-    filters = [("type", kind)]
     if kind == PAPER:
-        from .papers import areas_of
-
         pub = get_library(app.env).pubs[context["lh_paper"]]
         if pub.year:
             meta["year"] = str(pub.year)
-            filters.append(("year", str(pub.year)))
         meta["paper_type"] = KINDS[pub.kind]
-        filters += [("member", registry.people[m].name) for m in pub.members]
-        filters += [("area", registry.areas[a].title) for a in areas_of(registry, pub)]
     elif kind == AREA:
         area = registry.areas[registry.by_docname[pagename][1]]
         meta["lh_name"] = area.title
         meta["lh_topics"] = " ".join(k.replace("-", " ") for k in area.keywords)
     elif kind == PERSON:
-        slug = registry.by_docname[pagename][1]
-        meta["lh_name"] = registry.people[slug].name
-        filters += [("area", registry.areas[a].title) for a in registry.people[slug].areas
-                    if a in registry.areas]
-    return meta, filters
+        meta["lh_name"] = registry.people[registry.by_docname[pagename][1]].name
+    return meta
 
 
 def _mark_page(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
@@ -150,14 +143,14 @@ def _mark_page(app: Sphinx, pagename: str, templatename: str, context: dict[str,
     kind = page_kind(app, pagename, context)
     if kind is None:
         return
-    meta, filters = _facts(app, pagename, kind, context)
+    meta = _facts(app, pagename, kind, context)
     body = context["body"]
     if kind in (PERSON, AREA):
         # The page title (Sphinx writes the document title as the body's first <h1>) is a
         # person's name or an area's title: it outranks what other pages say about them.
         body = body.replace("<h1>", f"<h1 {weight(TITLE_WEIGHT)}>", 1)
     context["body"] = (f'<div data-pagefind-body data-lh-kind="{html.escape(kind)}">'
-                       f'{_attrs(kind, meta, filters)}{body}</div>')
+                       f'{_meta(kind, meta)}{body}</div>')
 
 
 # --- the index ----------------------------------------------------------------------------------

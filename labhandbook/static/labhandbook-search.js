@@ -5,8 +5,7 @@
 // Pagefind's module and WebAssembly there.
 (() => {
   "use strict";
-  const PAGE_SIZE = 10;
-  const FILTERS = [["type", "Type"], ["year", "Year"], ["member", "Member"], ["area", "Research area"]];
+  const PAGE_SIZE = 8;  // results whose text (a Pagefind fragment each) is fetched at once
 
   // Sphinx's own search (source pages only), for file:// and when Pagefind cannot load.
   function sphinxSearch(root) {
@@ -35,7 +34,6 @@
     const status = box.querySelector(".lh-search-status");
     const list = box.querySelector(".lh-search-results");
     const more = box.querySelector(".lh-search-more");
-    const details = box.querySelector(".lh-search-filters");
     const sphinxResults = document.getElementById("search-results");
     if (sphinxResults) sphinxResults.hidden = true;
     box.hidden = false;
@@ -52,7 +50,6 @@
       return new Promise(() => {});  // Sphinx's search takes over; ours never answers
     });
     let typedAt = 0;
-    const chosen = {};  // filter name -> value
     let latest = 0;
     let shown = [];
     let pending = [];
@@ -120,9 +117,7 @@
         return;
       }
       const pf = pagefind || await loading;
-      const filters = {};
-      for (const [name, value] of Object.entries(chosen)) if (value) filters[name] = value;
-      const found = await pf.search(q, { filters });
+      const found = await pf.search(q);
       if (run !== latest || !found) return;
       pending = found.results.slice();
       shown = [];
@@ -134,29 +129,6 @@
         : `${n} ${n === 1 ? "page matches" : "pages match"} “${q}”.`;
       // Milliseconds from the last keystroke to the results (read by the tests and `make bench`).
       if (typedAt) document.documentElement.dataset.lhSearchMs = String(Math.round(performance.now() - typedAt));
-    }
-
-    async function fillFilters() {
-      const pf = pagefind || await loading;
-      const all = await pf.filters();
-      const holder = box.querySelector(".lh-search-filter-fields");
-      holder.replaceChildren();
-      for (const [name, label] of FILTERS) {
-        const values = Object.keys(all[name] || {});
-        if (!values.length) continue;
-        values.sort((a, b) => (name === "year" ? b.localeCompare(a) : a.localeCompare(b)));
-        const id = "lh-filter-" + name;
-        const lab = document.createElement("label");
-        lab.htmlFor = id;
-        lab.textContent = label;
-        const select = document.createElement("select");
-        select.id = id;
-        select.className = "form-select";
-        select.append(new Option("Any", ""));
-        for (const v of values) select.append(new Option(`${v} (${all[name][v]})`, v));
-        select.addEventListener("change", () => { chosen[name] = select.value; search(field.value); });
-        holder.append(lab, select);
-      }
     }
 
     let timer = 0;
@@ -171,7 +143,6 @@
       search(field.value);
     });
     more.addEventListener("click", () => showMore(latest));
-    details.addEventListener("toggle", () => { if (details.open) fillFilters(); }, { once: true });
 
     const initial = new URLSearchParams(location.search).get("q") || "";
     if (initial) {

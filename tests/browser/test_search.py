@@ -342,21 +342,6 @@ def test_an_area_word_does_not_match_every_member_card(page: Any, site: Site, la
     assert not others, f"{title!r} found people who do not work on it: {others}"
 
 
-def test_filter_by_type(page: Any, site: Site, lab: Lab, person: str) -> None:
-    name = lab.registry.people[person].name
-    results = type_query(page, site, name)
-    assert {r.kind.split()[0] for r in results} >= {"Person", "Paper"}, [r.kind for r in results]
-    page.locator("#lh-search details.lh-search-filters > summary").click()
-    select = page.locator("#lh-filter-type")
-    select.wait_for()
-    select.select_option("Paper")
-    page.wait_for_function(
-        "sel => [...document.querySelectorAll(sel)].every(e => e.textContent.startsWith('Paper'))",
-        arg=f"{RESULTS} .lh-result-kind")
-    kinds = {r.kind.split()[0] for r in read_results(page, site)}
-    assert kinds == {"Paper"}, kinds
-
-
 def test_first_query_downloads_little(page: Any, site: Site, lab: Lab, person: str) -> None:
     name = lab.registry.people[person].name
     transfer = first_query_bytes(page, site, name)
@@ -394,8 +379,6 @@ def test_search_page_with_results_is_accessible(page: Any, site: Site, lab: Lab,
     from .test_accessibility import BLOCKING, describe
 
     type_query(page, site, lab.registry.people[person].name)
-    page.locator("#lh-search details.lh-search-filters > summary").click()
-    page.locator("#lh-filter-type").wait_for()
     page.add_script_tag(content=axe_source)
     report = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})"
                            ".then(r => r.violations)")
