@@ -242,7 +242,7 @@ def probe_sphinx(html_dir: Path, index: Path, queries: list[str]) -> dict[str, A
                 ctx = browser.new_context()
                 page = ctx.new_page()
                 page.goto(base + "search.html?q=" + q.replace(" ", "+"))
-                page.wait_for_function(SPHINX_DONE, timeout=120_000)
+                page.wait_for_function(SPHINX_DONE, timeout=300_000)
                 opened_ms = page.evaluate("() => Math.round(performance.now())")
                 hits = _pages_of(base, page.evaluate(SPHINX_LINKS))
                 out[q] = {"bytes": index_gz + script_bytes, "open_to_results_ms": opened_ms,
@@ -273,6 +273,7 @@ def main(argv: list[str]) -> int:
     fed = html_dir.parent / "searchindex-with-papers.js"
     out["sphinx_fed"] = sphinx_index_with_papers(html_dir, fed)
     out["sphinx_fed"]["built_index_bytes"] = (html_dir / "searchindex.js").stat().st_size
+    print(json.dumps(out["sphinx_fed"]), flush=True)
     out["sphinx"] = probe_sphinx(html_dir, fed, queries)
     print(json.dumps(out, indent=1, ensure_ascii=False))
     return 0

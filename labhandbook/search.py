@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -212,6 +213,9 @@ def build_index(app: Sphinx, exception: Exception | None) -> None:
         return
     logger.info("indexing the site for search (pagefind)... ", nonl=True)
     start = time.perf_counter()
+    # Pagefind names its files by content and leaves older ones: start afresh, so that an
+    # incremental build leaves the same files as a clean one.
+    shutil.rmtree(outdir / BUNDLE, ignore_errors=True)
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         last = (run.stderr.strip() or run.stdout.strip() or "no output").splitlines()[-1]
