@@ -56,6 +56,7 @@ def _latex() -> tuple[Any, Any, Any]:
     walk.add_context_category("labhandbook", prepend=True, macros=[
         macrospec.MacroSpec("href", "{{"), macrospec.MacroSpec("noopsort", "{"),
         macrospec.MacroSpec("texttt", "{"), macrospec.MacroSpec("mkbibquote", "{"),
+        macrospec.MacroSpec("textsuperscript", "{"),
     ])
     text = get_default_latex_context_db()
     text.add_context_category("labhandbook", prepend=True, macros=[
