@@ -217,22 +217,24 @@ def paper_queries(papers: list[Paper], years: dict[str, int], limit: int,
     queries: dict[str, set[str]] = {}
     for p in sorted(unique, key=lambda p: (not p.members, p.key))[:limit]:
         queries[p.title] = {p.key}
+    # "Aberg" also finds "Åberg": pairs are grouped by the name without accents
     by_pair: dict[tuple[str, int], set[str]] = {}
     for p in papers:
         for spelling in authors.get(p.key, []):
             name = family_name(spelling)
             if len(name) > 2 and years.get(p.key):
-                by_pair.setdefault((name, years[p.key]), set()).add(p.key)
+                by_pair.setdefault((ascii_fold(name).casefold(), years[p.key]), set()).add(p.key)
     for (name, year), keys in sorted(by_pair.items(), key=lambda kv: (len(kv[1]), kv[0]))[:limit]:
-        queries[f"{name} {year}"] = keys
+        queries[f"{name.capitalize()} {year}"] = keys
     acronyms: dict[str, list[str]] = {}
     for p in papers:
         a = acronym(p.title)
         if a:
             acronyms.setdefault(a, []).append(p.key)
-    for a, keys in sorted(acronyms.items())[:limit]:
-        if len(keys) == 1 and sum(a.casefold() in t for t in titles) == 1:
-            queries[a] = set(keys)
+    alone = [(a, keys) for a, keys in sorted(acronyms.items())
+             if len(keys) == 1 and sum(a.casefold() in t for t in titles) == 1]
+    for a, keys in alone[:limit]:
+        queries[a] = set(keys)
     return queries
 
 
