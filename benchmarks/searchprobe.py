@@ -158,13 +158,21 @@ def wire_bytes(body: bytes) -> int:
     return len(body) if body[:2] == b"\x1f\x8b" else len(gzip.compress(body, 6))
 
 
-def _browser() -> tuple[Any, Any]:
+@contextmanager
+def _browser() -> Iterator[Any]:
+    """Debian's chromium under Playwright, closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                 args=CHROMIUM_ARGS)
-    return pw, browser
+    try:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
 
 
 def _pages_of(base: str, hrefs: list[str]) -> list[str]:
@@ -188,69 +196,59 @@ SPHINX_LINKS = "() => [...document.querySelectorAll('#search-results ul.search >
 
 
 def probe_pagefind(html_dir: Path, queries: list[str]) -> dict[str, Any]:
-    pw, browser = _browser()
     out: dict[str, Any] = {}
-    try:
-        with serve(html_dir) as base:
-            for q in queries:
-                ctx = browser.new_context()
-                page = ctx.new_page()
-                sizes: dict[str, int] = {}
+    with _browser() as browser, serve(html_dir) as base:
+        for q in queries:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            sizes: dict[str, int] = {}
 
-                def on_response(r: Any, sizes: dict[str, int] = sizes) -> None:
-                    if "/pagefind/" in r.url:
-                        try:
-                            sizes[r.url] = wire_bytes(r.body())
-                        except Exception:  # noqa: BLE001 - no body
-                            sizes[r.url] = 0
+            def on_response(r: Any, sizes: dict[str, int] = sizes) -> None:
+                if "/pagefind/" in r.url:
+                    try:
+                        sizes[r.url] = wire_bytes(r.body())
+                    except Exception:  # noqa: BLE001 - no body
+                        sizes[r.url] = 0
 
-                page.on("response", on_response)
-                page.goto(base + "search.html?q=" + q.replace(" ", "+"))
-                page.wait_for_function(PAGEFIND_DONE, arg=q, timeout=60_000)
-                opened_ms = page.evaluate("() => Math.round(performance.now())")
-                page.wait_for_load_state("networkidle")
-                hits = _pages_of(base, page.evaluate(RESULT_LINKS))
-                field = page.locator(".bd-search-container form.bd-search input[name=q]")
-                field.fill("")
-                page.wait_for_function(
-                    "() => document.querySelector('#lh-search .lh-search-status')"
-                    ".textContent === ''")
-                field.press_sequentially(q)
-                page.wait_for_function(PAGEFIND_DONE, arg=q, timeout=60_000)
-                typed_ms = int(page.evaluate(
-                    "() => document.documentElement.dataset.lhSearchMs || -1"))
-                out[q] = {"bytes": sum(sizes.values()), "requests": len(sizes),
-                          "open_to_results_ms": opened_ms, "typed_to_results_ms": typed_ms,
-                          "top": hits[:5]}
-                ctx.close()
-    finally:
-        browser.close()
-        pw.stop()
+            page.on("response", on_response)
+            page.goto(base + "search.html?q=" + q.replace(" ", "+"))
+            page.wait_for_function(PAGEFIND_DONE, arg=q, timeout=60_000)
+            opened_ms = page.evaluate("() => Math.round(performance.now())")
+            page.wait_for_load_state("networkidle")
+            hits = _pages_of(base, page.evaluate(RESULT_LINKS))
+            field = page.locator(".bd-search-container form.bd-search input[name=q]")
+            field.fill("")
+            page.wait_for_function(
+                "() => document.querySelector('#lh-search .lh-search-status')"
+                ".textContent === ''")
+            field.press_sequentially(q)
+            page.wait_for_function(PAGEFIND_DONE, arg=q, timeout=60_000)
+            typed_ms = int(page.evaluate(
+                "() => document.documentElement.dataset.lhSearchMs || -1"))
+            out[q] = {"bytes": sum(sizes.values()), "requests": len(sizes),
+                      "open_to_results_ms": opened_ms, "typed_to_results_ms": typed_ms,
+                      "top": hits[:5]}
+            ctx.close()
     return out
 
 
 def probe_sphinx(html_dir: Path, index: Path, queries: list[str]) -> dict[str, Any]:
-    pw, browser = _browser()
     out: dict[str, Any] = {}
     script_bytes = sum(len(gzip.compress((html_dir / s).read_bytes(), 6))
                        for s in SPHINX_SCRIPTS[1:])
     index_gz = len(gzip.compress(index.read_bytes(), 6))
-    try:
-        with serve(html_dir, overrides={"/searchindex.js": index},
-                   hidden=("/pagefind/",)) as base:
-            for q in queries:
-                ctx = browser.new_context()
-                page = ctx.new_page()
-                page.goto(base + "search.html?q=" + q.replace(" ", "+"))
-                page.wait_for_function(SPHINX_DONE, timeout=300_000)
-                opened_ms = page.evaluate("() => Math.round(performance.now())")
-                hits = _pages_of(base, page.evaluate(SPHINX_LINKS))
-                out[q] = {"bytes": index_gz + script_bytes, "open_to_results_ms": opened_ms,
-                          "top": hits[:5]}
-                ctx.close()
-    finally:
-        browser.close()
-        pw.stop()
+    with _browser() as browser, serve(html_dir, overrides={"/searchindex.js": index},
+                                      hidden=("/pagefind/",)) as base:
+        for q in queries:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            page.goto(base + "search.html?q=" + q.replace(" ", "+"))
+            page.wait_for_function(SPHINX_DONE, timeout=300_000)
+            opened_ms = page.evaluate("() => Math.round(performance.now())")
+            hits = _pages_of(base, page.evaluate(SPHINX_LINKS))
+            out[q] = {"bytes": index_gz + script_bytes, "open_to_results_ms": opened_ms,
+                      "top": hits[:5]}
+            ctx.close()
     return out
 
 
