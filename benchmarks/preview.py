@@ -75,6 +75,7 @@ class _OwnPreview:
     def __init__(self, src: Path, html: Path, doctrees: Path) -> None:
         self.src, self.html, self.doctrees = src, html, doctrees
         self.stop = threading.Event()
+        self.results: list[Any] = []  #: every build after the first
 
     def __enter__(self) -> str:
         builder = Builder(self.src, self.html, self.doctrees)
@@ -92,7 +93,9 @@ class _OwnPreview:
                 after = snapshot(self.src)
                 if changes(before, after):
                     before = after
-                    broadcaster.publish(builder.build())
+                    result = builder.build()
+                    self.results.append(result)
+                    broadcaster.publish(result)
 
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
@@ -173,10 +176,14 @@ def save_to_reload(src: Path, html: Path, doctrees: Path, person: str, member_sp
                             original = path.read_bytes()
                             time.sleep(0.3)  # mtimes differ from the last save
                             start = time.perf_counter()
+                            built = len(getattr(preview, "results", []))
                             with path.open("a", encoding="utf-8") as f:
                                 f.write(add.replace("{n}", str(n)))
                             _wait_text(page, marker.replace("{n}", str(n)), True)
                             figures.setdefault(kind, []).append(time.perf_counter() - start)
+                            if isinstance(preview, _OwnPreview):  # CPU time of its builds
+                                figures.setdefault(f"{kind}_cpu", []).append(sum(
+                                    r.cpu_seconds for r in preview.results[built:]))
                             path.write_bytes(original)
                             _wait_text(page, marker.replace("{n}", str(n)), False)
                     page.close()

@@ -439,13 +439,16 @@ def preview_report(result: dict) -> list[str]:
              "kind of edit, without a browser); load average "
              f"{result['scale'].get('load_during_preview')} on {result['scale']['cpus']} CPUs:",
              "",
-             "| edit | labhandbook serve | sphinx-autobuild | make html (build only) |",
-             "| --- | --: | --: | --: |"]
+             "| edit | labhandbook serve | sphinx-autobuild | make html (build only) "
+             "| serve build CPU | make html CPU |",
+             "| --- | --: | --: | --: | --: | --: |"]
     own, auto = rel.get("labhandbook serve", {}), rel.get("sphinx-autobuild", {})
     for kind, label, build in (("prose", "one sentence of a person page", "edit_s"),
                                ("bib", "a new .bib entry", "bib_add_s")):
+        step = build.removesuffix("_s")
         lines.append(f"| {label} | {_num(own.get(f'{kind}_s'))} | {_num(auto.get(f'{kind}_s'))}"
-                     f" | {_num(hb.get(build))} |")
+                     f" | {_num(hb.get(build))} | {_num(own.get(f'{kind}_cpu_s'))} | "
+                     f"{_num((hb.get('cpu_s') or {}).get(step))} |")
     for name, fig in (("labhandbook serve", own), ("sphinx-autobuild", auto)):
         if fig.get("status") != "ok":
             lines.append(f"\n- **{name} {fig.get('status')}**: {fig.get('error')}")

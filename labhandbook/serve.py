@@ -20,6 +20,7 @@ before one page is rendered. Here one process does all of that once:
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import io
 import json
@@ -106,6 +107,7 @@ class BuildResult:
     ok: bool
     seconds: float
     problems: list[Problem] = field(default_factory=list)
+    cpu_seconds: float = 0.0  #: this process's CPU time during the build
 
 
 def parse_problems(text: str, srcdir: Path) -> list[Problem]:
@@ -180,7 +182,7 @@ class Builder:
         with self.lock:
             self.count += 1
             status, warnings = io.StringIO(), io.StringIO()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             problems: list[Problem] = []
             try:
                 with patch_docutils(self.srcdir), docutils_namespace():
@@ -193,12 +195,15 @@ class Builder:
                     failed = app.statuscode != 0
             except Exception as err:  # noqa: BLE001 - any failure is shown, the server goes on
                 failed = True
+                # A failure before ``build-finished`` leaves the heap that process.py froze at
+                # ``builder-inited`` frozen; this process lives on, so give it back.
+                gc.unfreeze()
                 where = _location(err, self.srcdir)
                 problems.append(Problem(where[0], where[1], f"{type(err).__name__}: {err}"))
             problems = parse_problems(warnings.getvalue(), self.srcdir) + problems
             seconds = time.perf_counter() - start
             ok = not failed and not problems
-            return BuildResult(self.count, ok, seconds, problems)
+            return BuildResult(self.count, ok, seconds, problems, time.process_time() - cpu)
 
 
 def _location(err: BaseException, srcdir: Path) -> tuple[str, int | None]:
