@@ -50,6 +50,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .papers import setup_papers
     from .process import setup_process
     from .publications import setup_publications
+    from .safety import setup_safety
     from .search import setup_search
 
     for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
@@ -66,6 +67,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_assets(app)
     app.connect("config-inited", _static_path)
     setup_search(app)
+    setup_safety(app)
     app.add_css_file("labhandbook.css")
     return {
         "version": __version__,

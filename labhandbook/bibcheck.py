@@ -41,6 +41,7 @@ from .library import (
 from .names import Name, Roster, attribution_notes, parse_name
 from .problems import Problem
 from .registry import Registry
+from .safety import MAX_BIB_BYTES, MAX_FIELD_CHARS
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -352,6 +353,11 @@ def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
                names: dict[str, Name | None]) -> None:
     problems = lib.problems
     try:
+        if (root / rel).stat().st_size > MAX_BIB_BYTES:
+            problems.append(Problem(rel, 1, f"the file is larger than {MAX_BIB_BYTES // 2**20} "
+                                    "MB and is left out", "split it into several files in "
+                                    "the bib folder", code="bib.too-large"))
+            return
         raw = (root / rel).read_bytes()
     except OSError as err:
         problems.append(Problem(rel, 1, f"the file cannot be read ({err.strerror})",
@@ -629,6 +635,11 @@ class _Checker:
                      "bib.unknown-type", severity="warning")
         else:
             self.required(e, required)
+        for name, value in e.fields.items():
+            if len(value) > MAX_FIELD_CHARS:
+                self.add(e, name, f"the `{name}` of {e.where} is {len(value):,} characters long; "
+                         f"the file is left out", f"keep fields under {MAX_FIELD_CHARS:,} "
+                         "characters", "bib.too-long")
         year, _, _ = entry_date(self.value_fields(e))
         written = e.fields.get("year") or e.fields.get("date")
         if written and not year:

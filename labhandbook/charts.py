@@ -17,6 +17,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from .environment import get_library, get_registry, note_tokens
+from .safety import TrustedHTML
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -35,7 +36,7 @@ def year_counts(lib: Library, keys: list[str]) -> dict[int, int]:
     return {y: counts.get(y, 0) for y in range(min(counts), max(counts) + 1)}
 
 
-def bar_chart(counts: dict[int, int], label: str, ident: str) -> nodes.raw:
+def bar_chart(counts: dict[int, int], label: str, ident: str) -> TrustedHTML:
     """A bar chart of publications per year, with a data table as its text alternative."""
     esc = html.escape
     years = sorted(counts)
@@ -69,7 +70,7 @@ def bar_chart(counts: dict[int, int], label: str, ident: str) -> nodes.raw:
              "<th>Publications</th></tr>"
              + "".join(f"<tr><td>{y}</td><td>{counts[y]}</td></tr>" for y in years)
              + "</table>")
-    return nodes.raw("", f'<figure class="lh-figure" id="{ident}">{svg}{table}</figure>',
+    return TrustedHTML("", f'<figure class="lh-figure" id="{ident}">{svg}{table}</figure>',
                      format="html")
 
 
@@ -91,7 +92,7 @@ def shared_areas(registry: Registry) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def collaboration_graph(registry: Registry, lib: Library) -> nodes.raw:
+def collaboration_graph(registry: Registry, lib: Library) -> TrustedHTML:
     """Members on a circle; solid lines for co-authored papers, dashed for shared areas."""
     esc = html.escape
     people = [s for s in registry.ordered_people() if registry.people[s].status == "current"]
@@ -137,7 +138,7 @@ def collaboration_graph(registry: Registry, lib: Library) -> nodes.raw:
            + "".join(lines) + "".join(dots) + "</svg>")
     legend = ('<figcaption>Solid lines: papers written together (thicker means more). '
               "Dashed lines: research areas in common. " + esc(desc) + ".</figcaption>")
-    return nodes.raw("", f'<figure class="lh-figure" id="collaboration">{svg}{legend}</figure>',
+    return TrustedHTML("", f'<figure class="lh-figure" id="collaboration">{svg}{legend}</figure>',
                      format="html")
 
 

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -146,9 +147,12 @@ def _load(root: Path):  # noqa: ANN202 - (LabConfig, Registry)
     return lab, registry
 
 
-def _split(values: Sequence[str] | None) -> list[str]:
+def _split(values: Sequence[str] | None, option: str) -> list[str]:
     out: list[str] = []
     for value in values or []:
+        if any(unicodedata.category(ch) == "Cc" for ch in value.strip()):
+            raise Refusal(f"a value of --{option} contains a line break or a control character "
+                          f"— repeat --{option} for each value, or separate them with commas")
         out.extend(v.strip() for v in value.split(",") if v.strip())
     return list(dict.fromkeys(out))
 
@@ -165,7 +169,7 @@ def cmd_new_person(args: argparse.Namespace) -> int:
     if path.exists():
         raise Refusal(f"{rel} already exists — edit that page instead, or choose another file "
                       "name with --slug")
-    areas = _split(args.area)
+    areas = _split(args.area, "area")
     known = sorted(registry.areas)
     for area in areas:
         if area not in registry.areas:
@@ -215,12 +219,12 @@ def cmd_new_area(args: argparse.Namespace) -> int:
     if path.exists():
         raise Refusal(f"{rel} already exists — edit that page instead, or choose another file "
                       "name with --slug")
-    leads = _split(args.lead)
+    leads = _split(args.lead, "lead")
     for lead in leads:
         if lead not in registry.people:
             raise Refusal(f"there is no person `{lead}` — use the file name (without .md) of a "
                           f"page in {lab.people_dir}/")
-    keywords = _split(args.keyword) or [slug]
+    keywords = _split(args.keyword, "keyword") or [slug]
     summary = one_line(args.summary, "summary") if args.summary else \
         f"One sentence about {title}, shown on the research overview."
     text = area_page(title, slug, summary, keywords, leads, lab.people_dir, lab.research_dir,

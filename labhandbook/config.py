@@ -25,9 +25,9 @@ class LabConfig:
     bib_dir: str = "bib"
     publications_page: str = "publications"
     news_page: str = "news"
-    #: Raw HTML in pages may hold ``<script>``, ``on...=`` handlers and ``javascript:`` links.
-    #: Off by default: ``check`` and the build report them, so a pull request cannot add script.
-    allow_raw_html_scripts: bool = False
+    #: Embeds (``<iframe>``) that raw HTML in pages may hold, by name: ``youtube``, ``vimeo``,
+    #: ``openstreetmap``, ``google-maps`` (see :mod:`labhandbook.safety`). None by default.
+    allow_embeds: tuple[str, ...] = ()
     #: Keep the loaded environment out of the garbage collector's passes during the build and
     #: at exit (see :mod:`labhandbook.process`).
     gc_freeze: bool = True
@@ -37,14 +37,21 @@ class LabConfig:
         """Build from ``conf.py``; unknown keys are a typo and stop the build."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
+        if "allow_raw_html_scripts" in unknown:
+            raise ConfigError(
+                f"conf.py: `{CONFIG_NAME}['allow_raw_html_scripts']` is gone: pages may not run "
+                "script — remove it; a video or map is allowed by name with `allow_embeds`")
         if unknown:
             raise ConfigError(
                 f"conf.py: unknown key(s) in `{CONFIG_NAME}`: {', '.join(unknown)} — "
                 f"use one of: {', '.join(sorted(known))}"
             )
         types = {f.name: f.type for f in fields(cls)}
+        raw = dict(raw)
         for key, value in raw.items():
-            if types[key] in (bool, "bool"):
+            if key == "allow_embeds":
+                raw[key] = _embeds(value)
+            elif types[key] in (bool, "bool"):
                 if not isinstance(value, bool):
                     raise ConfigError(
                         f"conf.py: `{CONFIG_NAME}[{key!r}]` must be True or False"
@@ -57,7 +64,22 @@ class LabConfig:
 
     def bib_files(self, root: Path) -> list[str]:
         """Every ``*.bib`` file of the bib folder, relative to the project root, sorted."""
-        return sorted(p.relative_to(root).as_posix() for p in (root / self.bib_dir).glob("*.bib"))
+        from .safety import content_file
+
+        return sorted(p.relative_to(root).as_posix() for p in (root / self.bib_dir).glob("*.bib")
+                      if content_file(root, p) is not None)  # a link elsewhere is reported
+
+
+def _embeds(value: Any) -> tuple[str, ...]:
+    from .safety import EMBEDS
+
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or \
+            any(n not in EMBEDS for n in names):
+        raise ConfigError(
+            f"conf.py: `{CONFIG_NAME}['allow_embeds']` must be a list of embed names — "
+            f"use some of: {', '.join(sorted(EMBEDS))}")
+    return tuple(sorted(set(names)))
 
 
 def get_config(app: Sphinx) -> LabConfig:

@@ -187,9 +187,9 @@ def _on_builder_inited(app: Sphinx) -> None:
     if not hasattr(env, DEPS_ATTR):
         setattr(env, DEPS_ATTR, {})
     # The build reports exactly the errors `labhandbook check` reports, in the same words.
-    from .check import hide_cascades, raw_html_problems
+    from .check import hide_cascades, page_name_problems
 
-    problems += raw_html_problems(Path(app.srcdir), get_config(app), app.config)
+    problems += page_name_problems(Path(app.srcdir), get_config(app), app.config)
     problems = hide_cascades(problems + _library_problems(app, registry), get_config(app))[0]
     report(app, problems)
 

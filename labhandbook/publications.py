@@ -39,6 +39,7 @@ from .environment import (
 )
 from .library import KINDS, Library, update_library
 from .registry import fingerprint
+from .safety import TrustedHTML
 from .style import (
     PAPER_SCHEME,
     PAPERS_DIR,
@@ -108,11 +109,11 @@ def _pub_digest(env: BuildEnvironment, token: str) -> str | None:
 # --- rendering one entry ------------------------------------------------------------------------
 
 
-def bibtex_button(bibtex: str) -> nodes.raw:
+def bibtex_button(bibtex: str) -> TrustedHTML:
     """A copy-to-clipboard button carrying the entry's BibTeX (escaped for the attribute)."""
     markup = ('<button type="button" class="lh-bibtex-button" data-bibtex="'
               f'{html.escape(bibtex, quote=True)}" title="Copy BibTeX">BibTeX</button>')
-    return nodes.raw("", markup, format="html")
+    return TrustedHTML("", markup, format="html")
 
 
 def resolve_uri(builder: Any, registry: Any, docname: str, uri: str) -> str | None:
@@ -164,7 +165,7 @@ def pub_classes(registry: Any, pub: Any) -> list[str]:
             + [f"lh-area-{a}" for a in areas])
 
 
-def filter_bar(registry: Any, lib: Library) -> nodes.raw:
+def filter_bar(registry: Any, lib: Library) -> TrustedHTML:
     """Filter the canonical list by area, member and type in the browser (no server needed)."""
     def select(name: str, label: str, options: list[tuple[str, str]]) -> str:
         opts = "".join(f'<option value="{html.escape(v)}">{html.escape(t)}</option>'
@@ -182,7 +183,7 @@ def filter_bar(registry: Any, lib: Library) -> nodes.raw:
               + select("area", "Area", areas) + select("member", "Member", people)
               + select("kind", "Type", kinds)
               + '<output class="lh-filter-count" aria-live="polite"></output></form>')
-    return nodes.raw("", markup, format="html")
+    return TrustedHTML("", markup, format="html")
 
 
 # --- directives ---------------------------------------------------------------------------------

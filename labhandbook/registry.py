@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from .config import LabConfig
 from .names import Roster, members_of, read
 from .problems import Problem
+from .safety import content_file
 from .schema import ROLES, Area, Person
 
 try:  # the C loader is ~10x faster; fall back where libyaml is missing
@@ -33,6 +34,31 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+#: Largest page file read (front matter and prose): past it a page is refused, not parsed.
+MAX_PAGE_BYTES = 1024 * 1024
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    def __init__(self, key: str, first: int, mark: yaml.Mark) -> None:
+        super().__init__(None, None, f"duplicate key {key!r}", mark)
+        self.key, self.first = key, first
+
+
+class _UniqueKeys(_Loader):  # type: ignore[misc, valid-type]
+    """YAML where a key written twice in one mapping is an error (YAML's rule; PyYAML would
+    silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if key.value in seen:
+                    raise _DuplicateKey(key.value, seen[key.value], key.start_mark)
+                seen[key.value] = key.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeys.add_constructor("tag:yaml.org,2002:map", _UniqueKeys.construct_yaml_map)
 
 
 # --- reading one page ---------------------------------------------------------------------------
@@ -99,6 +125,10 @@ class PageError(Exception):
 def read_page(root: Path, path: Path) -> Page:
     """Read the front matter of ``path``; raise :class:`PageError` for anything unreadable."""
     rel = path.relative_to(root).as_posix()
+    if path.stat().st_size > MAX_PAGE_BYTES:
+        raise PageError(Problem(rel, 1, f"the page is larger than {MAX_PAGE_BYTES // 1024} KB",
+                                "keep a page to its facts and a few paragraphs; split long "
+                                "text into guides", code="page.too-large"))
     try:
         raw = path.read_bytes()
         source = raw.decode("utf-8-sig")
@@ -132,13 +162,19 @@ def read_page(root: Path, path: Path) -> Page:
             "keep the facts short, lists and mappings a few levels deep; prose goes into the "
             "page below the second `---`", code="frontmatter.yaml"))
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_UniqueKeys)
     except RecursionError:  # only without libyaml
         raise PageError(
             Problem(rel, 2, "the front matter is nested too deeply to be read",
                     "write one `key: value` per line; lists and mappings a few levels deep",
                     code="frontmatter.yaml")
         ) from None
+    except _DuplicateKey as err:
+        raise PageError(Problem(
+            rel, 2 + text.count("\n", 0, err.problem_mark.index),
+            f"the key `{err.key}` is written twice (also on line {2 + err.first})",
+            "keep one of them: YAML would silently use only the last",
+            code="frontmatter.duplicate-key")) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         context = getattr(err, "context", None) or ""
@@ -355,6 +391,8 @@ def load_registry(root: Path, config: LabConfig) -> tuple[Registry, list[Problem
     for kind, folder, model in (("person", config.people_dir, Person),
                                 ("area", config.research_dir, Area)):
         for path in _pages(root / folder):
+            if content_file(root, path) is None:
+                continue  # a link to a file elsewhere: safety.outside_links reports it
             slug = path.stem
             try:
                 page = read_page(root, path)
@@ -431,24 +469,22 @@ def _cross_check(reg: Registry) -> list[Problem]:
 
 
 def check_photos(root: Path, reg: Registry) -> list[Problem]:
-    """Photos named in front matter must exist (relative to the person page)."""
+    """Photos named in front matter must be raster images of the handbook (relative to the
+    person page); one that is not is never shown or copied."""
+    from .safety import photo_problem
+
     problems = []
     for slug, person in list(reg.people.items()):
         if not person.photo:
             continue
         page = reg.pages[reg.person_doc(slug)]
-        target = (root / page.path).parent / person.photo
-        if root.resolve() not in target.resolve().parents:
+        found = photo_problem(root, (root / page.path).parent / person.photo)
+        if found is None:
+            continue
+        message, hint, code = found
+        if message != "does not exist":
             # "../../../etc/passwd" would be copied into the site: never shown, reported
             reg.people[slug] = person.model_copy(update={"photo": None})
-            problems.append(Problem(
-                page.path, page.line_of(("photo",)),
-                f"the photo `{person.photo}` is outside the handbook",
-                "add the image file next to the page (or under _static/) and give its path "
-                "relative to the page, or remove `photo`", code="registry.missing-photo"))
-        elif not target.is_file():
-            problems.append(Problem(
-                page.path, page.line_of(("photo",)), f"the photo `{person.photo}` does not exist",
-                "add the image file next to the page (or under _static/) and give its path "
-                "relative to the page, or remove `photo`", code="registry.missing-photo"))
+        problems.append(Problem(page.path, page.line_of(("photo",)),
+                                f"the photo `{person.photo}` {message}", hint, code=code))
     return problems

@@ -40,7 +40,13 @@ Role = Literal[
 ]
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+#: Dot-separated labels after the "@": no two parts of the pattern can match the same
+#: characters, so it runs in linear time (the former one backtracked quadratically).
+EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"'.]+(?:\.[^@\s<>\"'.]+)+$")
+#: Longest one-line text of a front-matter field, longest list, longest e-mail address.
+MAX_TEXT = 2_000
+MAX_ITEMS = 1_000
+MAX_EMAIL = 254
 SAFE_URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
 
@@ -93,6 +99,9 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if not text:
         raise ValueError("this may not be empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"this is {len(text):,} characters long; keep it under {MAX_TEXT:,} "
+                         "(longer prose goes into the page below the second `---`)")
     if any(ord(ch) < 32 and ch not in "\t\n" for ch in text):
         raise ValueError("remove the control characters from this text")
     return text
@@ -103,6 +112,14 @@ Text = Annotated[str, BeforeValidator(_text)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _bounded_list(cls, value: Any) -> Any:
+        """No list of a page (news, awards, ...) is longer than :data:`MAX_ITEMS`."""
+        if isinstance(value, list) and len(value) > MAX_ITEMS:
+            raise ValueError(f"this list has {len(value):,} items; keep it under {MAX_ITEMS:,}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -179,6 +196,8 @@ class Links(_Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > MAX_EMAIL:
+            raise ValueError(f"an e-mail address has at most {MAX_EMAIL} characters")
         if value is not None and not EMAIL_RE.match(value):
             raise ValueError("write an e-mail address like name@example.org")
         return value

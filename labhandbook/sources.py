@@ -50,9 +50,16 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
     from pybtex.database import BibliographyDataError
     from pybtex.database.input.bibtex import Parser
 
+    from .safety import MAX_BIB_BYTES, MAX_FIELD_CHARS
+
+    if path.stat().st_size > MAX_BIB_BYTES:  # check reports bib.too-large
+        return {"bad": True, "data_error": False, "keys": []}
     parser = Parser(encoding)
     try:
         parser.parse_file(str(path))
+        if any(len(value) > MAX_FIELD_CHARS for entry in parser.data.entries.values()
+               for value in entry.fields.values()):  # check reports bib.too-long
+            return {"bad": True, "data_error": False, "keys": []}
     except BibliographyDataError:
         return {"bad": False, "data_error": True, "keys": list(parser.data.entries)}
     except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
@@ -61,6 +68,10 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
 
 
 def _page_verdict(path: Path) -> dict[str, Any]:
+    from .registry import MAX_PAGE_BYTES
+
+    if path.stat().st_size > MAX_PAGE_BYTES:  # reported as page.too-large
+        return {"bad": True}
     try:
         path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:

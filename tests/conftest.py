@@ -101,3 +101,31 @@ def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
     """The real handbook, built once per test session into a temporary folder."""
     out = tmp_path_factory.mktemp("handbook")
     yield sphinx_build(REPO, out)
+
+
+@dataclass
+class CorpusBuild:
+    """The hostile corpus (``tests/hostile_corpus.py``) built in one layout of the theme."""
+
+    layout: str
+    srcdir: Path
+    outdir: Path
+    marker: str  #: the secret outside the handbook that no output may contain
+    stderr: str
+    exit: int
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CorpusBuild]:
+    """The corpus built with ``sphinx-build`` in a new process, in layouts "a" (the test
+    lab's theme options) and "b" (breadcrumbs, source buttons, deeper tables of contents)."""
+    from hostile_corpus import build, make_corpus
+
+    out = {}
+    for layout in ("a", "b"):
+        base = tmp_path_factory.mktemp(f"corpus-{layout}")
+        src, marker = make_corpus(base, layout)
+        run = build(src, base / "out")
+        out[layout] = CorpusBuild(layout, src, base / "out" / "html", marker,
+                                  strip_escape_sequences(run.stderr), run.returncode)
+    return out
