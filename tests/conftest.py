@@ -115,17 +115,26 @@ class CorpusBuild:
     exit: int
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CorpusBuild]:
-    """The corpus built with ``sphinx-build`` in a new process, in layouts "a" (the test
-    lab's theme options) and "b" (breadcrumbs, source buttons, deeper tables of contents)."""
-    from hostile_corpus import build, make_corpus
+class Corpus(dict):
+    """Layout -> :class:`CorpusBuild`, each built when a test first asks for it."""
 
-    out = {}
-    for layout in ("a", "b"):
-        base = tmp_path_factory.mktemp(f"corpus-{layout}")
+    def __init__(self, base: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, layout: str) -> CorpusBuild:
+        from hostile_corpus import build, make_corpus
+
+        base = self.base.mktemp(f"corpus-{layout}")
         src, marker = make_corpus(base, layout)
         run = build(src, base / "out")
-        out[layout] = CorpusBuild(layout, src, base / "out" / "html", marker,
-                                  strip_escape_sequences(run.stderr), run.returncode)
-    return out
+        self[layout] = CorpusBuild(layout, src, base / "out" / "html", marker,
+                                   strip_escape_sequences(run.stderr), run.returncode)
+        return self[layout]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The corpus built with ``sphinx-build`` in a new process, in layouts "a" (the test
+    lab's theme options) and "b" (breadcrumbs, source buttons, deeper tables of contents)."""
+    return Corpus(tmp_path_factory)

@@ -63,8 +63,8 @@ def test_every_attack_ends_as_its_located_errors_or_inert(corpus: dict[str, Corp
 
 def test_nothing_else_is_refused(corpus: dict[str, CorpusBuild]) -> None:
     """No false alarm: allowed markup, the lab's own pages and charts pass untouched."""
-    for build in corpus.values():
-        assert build_errors(build) == EXPECTED, build.layout
+    for layout in ("a", "b"):
+        assert build_errors(corpus[layout]) == EXPECTED, layout
 
 
 def test_check_reports_what_the_build_reports(corpus: dict[str, CorpusBuild]) -> None:
