@@ -258,6 +258,16 @@ def test_the_email_pattern_runs_in_linear_time() -> None:
         assert EMAIL_RE.match(good)
 
 
+def test_an_email_address_is_at_most_254_characters() -> None:
+    from pydantic import ValidationError
+
+    from labhandbook.schema import Links
+
+    assert Links(email="a" * 240 + "@example.org").email
+    with pytest.raises(ValidationError, match="at most 254 characters"):
+        Links(email="a" * 250 + "@example.org")
+
+
 def test_new_area_refuses_a_keyword_with_a_newline(tmp_path: Path) -> None:
     root = make_handbook(None, tmp_path)
     run = subprocess.run([sys.executable, "-m", "labhandbook", "new", "area", "Graphs",
