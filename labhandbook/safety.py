@@ -55,6 +55,7 @@ from .problems import Problem
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
+    from sphinx.config import Config
     from sphinx.environment import BuildEnvironment
 
 logger = logging.getLogger(__name__)
@@ -657,11 +658,11 @@ def _on_builder_inited(app: Sphinx) -> None:
     env = app.env
     if not hasattr(env, SAFETY_ATTR):
         setattr(env, SAFETY_ATTR, {})
-    _leave_out_links(app)
 
 
-def _leave_out_links(app: Sphinx) -> None:
-    """Links to files outside the content: reported, and never read, copied or published."""
+def _leave_out_links(app: Sphinx, config: Config) -> None:
+    """Links to files outside the content: reported, and never read, copied or published
+    (at ``config-inited``, before ``sources.py`` decides: the configuration is then final)."""
     from .environment import report
 
     root = Path(app.srcdir)
@@ -674,13 +675,13 @@ def _leave_out_links(app: Sphinx) -> None:
     report(app, problems)
     bad = [p.path for p in problems]
     patterns = list(bad)
-    for static in [*app.config.html_static_path, *app.config.html_extra_path]:
+    for static in [*config.html_static_path, *config.html_extra_path]:
         base = Path(static).as_posix().rstrip("/") + "/"
         inside = [p[len(base):] for p in bad if p.startswith(base)]
         patterns += inside + [f"./{p}" for p in inside]  # copy_asset matches "./name" at the top
-    app.config.exclude_patterns = [*app.config.exclude_patterns, *patterns]
-    if app.config.bibtex_bibfiles:
-        app.config.bibtex_bibfiles = [f for f in app.config.bibtex_bibfiles if f not in bad]
+    config.exclude_patterns = [*config.exclude_patterns, *patterns]
+    if config.bibtex_bibfiles:
+        config.bibtex_bibfiles = [f for f in config.bibtex_bibfiles if f not in bad]
 
 
 def _on_read_docs(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
@@ -712,6 +713,7 @@ def setup_safety(app: Sphinx) -> None:
     # Before the image and download collectors (500) note files to copy.
     app.connect("doctree-read", check_doctree, priority=100)
     app.connect("builder-inited", _on_builder_inited, priority=300)
+    app.connect("config-inited", _leave_out_links, priority=800)
     app.connect("env-before-read-docs", _on_read_docs)
     app.connect("build-finished", _on_build_finished)
     app.add_env_collector(SafetyCollector)
