@@ -47,6 +47,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .environment import setup_environment
     from .feeds import setup_feeds
     from .incremental import setup_incremental
+    from .pagemeta import setup_pagemeta
     from .papers import setup_papers
     from .process import setup_process
     from .publications import setup_publications
@@ -60,6 +61,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_directives(app)
     setup_publications(app)
     setup_papers(app)
+    setup_pagemeta(app)
     setup_charts(app)
     setup_feeds(app)
     setup_process(app)

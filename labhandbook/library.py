@@ -36,6 +36,24 @@ KINDS: dict[str, str] = {
     "preprint": "Preprints",
     "other": "Other publications",
 }
+#: The same types, one publication at a time (a paper page's label).
+KIND_SINGULAR: dict[str, str] = {
+    "journal": "Journal article",
+    "conference": "Conference paper",
+    "workshop": "Workshop paper",
+    "preprint": "Preprint",
+    "other": "Publication",
+}
+#: Fields of the BibTeX given to readers (copy buttons, paper pages, downloads): those of
+#: BibTeX's standard styles and the identifiers every reference manager reads. The handbook's
+#: own fields (``keywords``, ``equalcontrib``, ``code``, ``openreview``, ``acl``, ``pubtype``)
+#: and anything else a lab adds stay in ``bib/``.
+STANDARD_FIELDS = frozenset({
+    "address", "annote", "archiveprefix", "booktitle", "chapter", "crossref", "doi", "edition",
+    "eprint", "eprintclass", "eprinttype", "howpublished", "institution", "isbn", "issn",
+    "journal", "key", "month", "note", "number", "organization", "pages", "primaryclass",
+    "publisher", "school", "series", "title", "type", "url", "volume", "year",
+})
 
 # --- LaTeX to clean text --------------------------------------------------------------------
 
@@ -341,7 +359,7 @@ def _venue(kind: str, fields: Mapping[str, str]) -> str:
 
 
 def to_bibtex(entry: Any) -> str:
-    """The entry as BibTeX text, for copy buttons and downloads.
+    """The entry as BibTeX text with standard fields only, for copy buttons and downloads.
 
     Written directly: pybtex's writer looks its plugin up through package metadata on every
     call, which cost seconds per thousand entries.
@@ -350,6 +368,8 @@ def to_bibtex(entry: Any) -> str:
     for role, persons in entry.persons.items():
         lines.append(f"  {role} = {{{' and '.join(str(p) for p in persons)}}},")
     for name, value in entry.fields.items():
+        if name.lower() not in STANDARD_FIELDS:
+            continue
         lines.append(f"  {name} = {{{value}}},")
     lines[-1] = lines[-1].rstrip(",")
     return "\n".join(lines) + "\n}"

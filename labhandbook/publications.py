@@ -38,7 +38,7 @@ from .environment import (
     record_outputs,
 )
 from .library import KINDS, Library, update_library
-from .registry import fingerprint
+from .registry import fingerprint, source_fingerprint
 from .safety import TrustedHTML
 from .style import (
     PAPER_SCHEME,
@@ -61,6 +61,7 @@ LIBRARY_KEY_ATTR = "labhandbook_library_key"
 PUBLICATIONS = "publications"
 INDEX = "publication-index"
 DOWNLOADS = "_downloads/bib"
+LAB_BIB = "_downloads/publications.bib"  #: the whole library, standard fields only
 BACKEND = pybtex.plugin.find_plugin("pybtex.backends", "docutils")()
 
 
@@ -249,6 +250,10 @@ class PublicationIndex(SphinxDirective):
         for key in lib.ordered():
             pub = lib.pubs[key]
             groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+        download = nodes.reference("", "Download all as BibTeX", refuri="#",
+                                   classes=["lh-bib-download"], lh_root_path=LAB_BIB)
+        out.append(paragraph(f"{len(lib.pubs)} publication{'s' if len(lib.pubs) != 1 else ''}"
+                             ". ", download, classes=["lh-pub-count"]))
         out.append(bar_chart(year_counts(lib, lib.ordered()), "Publications per year",
                              "pubs-per-year"))
         out.append(filter_bar(get_registry(env), lib))
@@ -378,21 +383,27 @@ def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: st
         holder.parent.remove(holder)
 
 
+#: How entries become BibTeX text is library code: a new version writes the downloads again.
+_LIBRARY_CODE = source_fingerprint(Path(__file__).with_name("library.py"))
+
+
 def _write_downloads(app: Sphinx, exception: Exception | None) -> None:
-    """Each member's publications as a .bib file next to the site (only rewritten on change)."""
+    """Each member's publications and the whole library as .bib files next to the site (only
+    rewritten on change)."""
     if exception is not None or app.builder.format != "html":
         return
     lib, registry = get_library(app.env), get_registry(app.env)
     folder = Path(app.outdir, DOWNLOADS)
     slugs = sorted(registry.people)
-    digest = fingerprint(lib.digest_of(lib.ordered()), slugs)
-    note_outputs(app, [f"{DOWNLOADS}/{s}.bib" for s in slugs])
-    if outputs_current(app, "downloads", digest, [folder / f"{s}.bib" for s in slugs]):
+    digest = fingerprint(lib.digest_of(lib.ordered()), slugs, _LIBRARY_CODE)
+    files = {folder / f"{s}.bib": lib.by_person.get(s, []) for s in slugs}
+    files[Path(app.outdir, LAB_BIB)] = lib.ordered()
+    note_outputs(app, [f"{DOWNLOADS}/{s}.bib" for s in slugs] + [LAB_BIB])
+    if outputs_current(app, "downloads", digest, list(files)):
         return
     folder.mkdir(parents=True, exist_ok=True)
-    for slug in slugs:
-        text = "\n\n".join(lib.pubs[k].bibtex for k in lib.by_person.get(slug, [])) + "\n"
-        path = folder / f"{slug}.bib"
+    for path, keys in files.items():
+        text = "\n\n".join(lib.pubs[k].bibtex for k in keys) + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
     record_outputs(app, "downloads", digest)

@@ -1,42 +1,46 @@
-// labhandbook: copy a publication's BibTeX; turn obfuscated e-mail text into a link on demand.
+// labhandbook: copy a publication's BibTeX; put obfuscated e-mail links together.
 document.addEventListener("click", (event) => {
   const button = event.target.closest(".lh-bibtex-button");
   if (button) {
     const text = button.dataset.bibtex || "";
-    const done = () => {
-      const old = button.textContent;
-      button.textContent = "Copied";
-      setTimeout(() => { button.textContent = old; }, 1500);
+    // The entry is shown under the button either way, so the reader sees what was copied.
+    const done = (copied) => {
+      showBibtex(button, text);
+      const old = button.dataset.label || button.textContent;
+      button.dataset.label = old;
+      button.textContent = copied ? "Copied" : "Select and copy below";
+      setTimeout(() => { button.textContent = old; }, 2000);
     };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, () => showBibtex(button, text));
+      navigator.clipboard.writeText(text).then(() => done(true), () => done(false));
     } else {
-      showBibtex(button, text);
+      done(false);
     }
     return;
-  }
-  const email = event.target.closest(".lh-email");
-  if (email && !email.dataset.revealed) {
-    const address = email.textContent.replace(/ \[at\] /, "@").replace(/ \[dot\] /g, ".");
-    const link = document.createElement("a");
-    link.href = "mailto:" + address;
-    link.textContent = address;
-    email.replaceChildren(link);
-    email.dataset.revealed = "1";
   }
 });
 
 function showBibtex(button, text) {
-  let pre = button.parentElement.querySelector("pre.lh-bibtex");
+  const holder = button.parentElement;
+  if (holder.nextElementSibling && holder.nextElementSibling.matches("pre.lh-bibtex-source")) {
+    return;  // a paper page shows its BibTeX already
+  }
+  let pre = holder.querySelector("pre.lh-bibtex");
   if (!pre) {
     pre = document.createElement("pre");
     pre.className = "lh-bibtex";
+    pre.setAttribute("aria-label", "BibTeX of this entry");
     pre.textContent = text;
-    button.parentElement.appendChild(pre);
-  } else {
-    pre.remove();
+    holder.appendChild(pre);
   }
 }
+
+// E-mail addresses are written into the page in two halves; the link is put together here.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("a.lh-email[data-user][data-domain]").forEach((link) => {
+    link.href = "mailto:" + link.dataset.user + "@" + link.dataset.domain;
+  });
+});
 
 // Filter the canonical publication list by area, member and type.
 document.addEventListener("change", (event) => {
