@@ -14,18 +14,17 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
 from .environment import get_library, get_registry, note_outputs
-from .library import KINDS, Library, Pub, safe_key
-from .publications import BACKEND
+from .library import KIND_SINGULAR, Library, Pub, safe_key
 from .registry import fingerprint, source_fingerprint
 from .search import AUTHORS_WEIGHT, VENUE_WEIGHT, weight
-from .style import PAPER_SCHEME, PAPERS_DIR, PERSON_SCHEME
+from .style import PAPERS_DIR
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -105,6 +104,24 @@ class PaperRenderer:
 
         return sorted(shared, key=rank)[:RELATED]
 
+    def shared_text(self, pub: Pub, key: str) -> str:
+        """Why ``key`` is related to ``pub``: the members and areas they share."""
+        other = self.lib.pubs[key]
+        people = [self.registry.people[m].name for m in pub.members if m in other.members]
+        mine = set(areas_of(self.registry, other))
+        areas = [self.registry.areas[a].title for a in areas_of(self.registry, pub) if a in mine]
+        return "shares " + "; ".join(filter(None, [", ".join(people), ", ".join(areas)]))
+
+    def description(self, key: str) -> str:
+        """The page's meta description: the abstract, else title, authors and venue."""
+        pub = self.lib.pubs[key]
+        if pub.field("abstract"):
+            return pub.field("abstract")
+        names = list(pub.authors)
+        authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+        venue = f"{pub.venue}, " if pub.venue else ""
+        return f"{pub.title}. {authors}. {venue}{pub.shown_date}."
+
     def uri(self, page: str, target: str) -> str:
         return relative_uri(self.builder.get_target_uri(page), self.builder.get_target_uri(target))
 
@@ -115,34 +132,6 @@ class PaperRenderer:
                  [(s, self.registry.areas[s].title) for s in areas_of(self.registry, pub)],
                  [(m, self.registry.people[m].name) for m in pub.members]]
         return fingerprint(*parts)
-
-    def reference_html(self, page: str, key: str) -> str:
-        """The formatted reference as HTML, members linked relative to ``page``."""
-        para = nodes.paragraph("", "", *self.lib.texts[key].render(BACKEND))
-        return self._html(page, para)
-
-    def _html(self, page: str, node: nodes.Element) -> str:
-        out = []
-        for child in node.children:
-            out.append(self._node_html(page, child))
-        return "".join(out)
-
-    def _node_html(self, page: str, node: nodes.Node) -> str:
-        if isinstance(node, nodes.Text):
-            return html.escape(str(node))
-        inner = self._html(page, cast(nodes.Element, node))
-        if isinstance(node, nodes.reference):
-            uri = node.get("refuri", "")
-            if uri.startswith(PAPER_SCHEME):
-                return inner  # the paper's own title, on its own page
-            if uri.startswith(PERSON_SCHEME):
-                target = self.registry.person_doc(uri[len(PERSON_SCHEME):])
-                return (f'<a class="lh-member reference internal" '
-                        f'href="{html.escape(self.uri(page, target))}">{inner}</a>')
-            return f'<a class="reference external" href="{html.escape(uri)}">{inner}</a>'
-        tag = {nodes.strong: "strong", nodes.emphasis: "em", nodes.superscript: "sup",
-               nodes.subscript: "sub", nodes.literal: "code"}.get(type(node))
-        return f"<{tag}>{inner}</{tag}>" if tag else inner
 
     def body(self, key: str) -> str:
         page, pub = paper_page(key), self.lib.pubs[key]
@@ -159,7 +148,10 @@ class PaperRenderer:
                  f"<h1>{esc(pub.title)}</h1>",
                  f'<p class="lh-paper-authors" {weight(AUTHORS_WEIGHT)}>{", ".join(authors)}</p>',
                  f'<p class="lh-paper-venue" {weight(VENUE_WEIGHT)}>{esc(pub.venue)}'
-                 f'{", " if pub.venue else ""}{esc(pub.shown_date)} · {esc(KINDS[pub.kind])}</p>']
+                 f'{", " if pub.venue else ""}{esc(pub.shown_date)}'
+                 f' · {esc(KIND_SINGULAR[pub.kind])}</p>']
+        if pub.field("note"):
+            parts.append(f'<p class="lh-paper-note">{esc(pub.field("note"))}</p>')
         abstract = pub.field("abstract")
         if abstract:
             parts.append(f'<section id="abstract"><h2>Abstract</h2><p>{esc(abstract)}'
@@ -169,8 +161,6 @@ class PaperRenderer:
             items = " · ".join(f'<a class="reference external" href="{esc(u)}">{esc(label)}</a>'
                                for label, u in links)
             parts.append(f'<p class="lh-pub-links">{items}</p>')
-        parts.append('<section id="reference" class="lh-paper-reference"><h2>Reference</h2>'
-                     f'<p>{self.reference_html(page, key)}</p></section>')
         areas = areas_of(self.registry, pub)
         if areas:
             items = "".join(
@@ -187,7 +177,8 @@ class PaperRenderer:
         if related:
             items = "".join(
                 f'<li><a class="reference internal" href="{esc(self.uri(page, paper_page(k)))}">'
-                f"{esc(self.lib.pubs[k].title)}</a> ({self.lib.pubs[k].year})</li>"
+                f"{esc(self.lib.pubs[k].title)}</a> ({self.lib.pubs[k].year})"
+                f'<span class="lh-related-why"> — {esc(self.shared_text(pub, k))}</span></li>'
                 for k in related)
             parts.append(f'<section id="related" class="lh-paper-related"><h2>Related papers</h2>'
                          f'<ul>{items}</ul>'
@@ -332,37 +323,18 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     # navigation is the same HTML for every one of them: render it once per build.
     shared = _shared_renderer({})
     for key in todo:
-        # The title reaches the theme as HTML, as a source page's title does (escaped text).
-        context = {"title": html.escape(renderer.lib.pubs[key].title),
+        # The title reaches the theme as HTML, as a source page's title does (escaped text);
+        # the theme writes ``pagetitle`` as it is (into the print-only <h1>).
+        title = html.escape(renderer.lib.pubs[key].title)
+        context = {"title": title, "pagetitle": title,
                    "body": renderer.body(key), "metatags": renderer.metatags(key),
-                   "display_toc": False, "sourcename": "", "lh_paper": key,
-                   "lh_shared": shared}
+                   "lh_description": renderer.description(key), "display_toc": False,
+                   "sourcename": "", "lh_paper": key, "lh_shared": shared}
         yield paper_page(key), context, "page.html"
     state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
                      encoding="utf-8")
     for stale in {k for k in written if safe_key(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
-
-
-def _open_graph(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
-                doctree: Any) -> None:
-    """OpenGraph tags on every page, so links shared in chat and social media get a card."""
-    from .config import get_config
-
-    base = app.config.html_baseurl
-    title = html.unescape(nodes.Text(context.get("title") or "").astext())
-    tags = [('og:title', title), ("og:type", "article" if context.get("lh_paper") else
-                                   "website"), ("og:site_name", get_config(app).lab_name)]
-    if base:
-        tags.append(("og:url", base.rstrip("/") + "/" + app.builder.get_target_uri(pagename)))
-    if doctree is not None:
-        first = next(iter(doctree.findall(nodes.paragraph)), None)
-        if first is not None:
-            text = " ".join(first.astext().split())
-            tags.append(("og:description", text if len(text) <= 200 else text[:199] + "…"))
-    markup = "".join(f'\n<meta property="{p}" content="{html.escape(v, quote=True)}" />'
-                     for p, v in tags)
-    context["metatags"] = context.get("metatags", "") + markup
 
 
 def _shared_renderer(memo: dict[str, str]) -> Any:
@@ -473,4 +445,3 @@ def setup_papers(app: Sphinx) -> None:
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _person_json_ld)
     app.connect("config-inited", _paper_sidebars)
-    app.connect("html-page-context", _open_graph)
