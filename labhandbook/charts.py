@@ -40,8 +40,11 @@ def bar_chart(counts: dict[int, int], label: str, ident: str) -> TrustedHTML:
     """A bar chart of publications per year, with a data table as its text alternative."""
     esc = html.escape
     years = sorted(counts)
-    width, height, pad_left, pad_bottom, top = 560, 180, 28, 22, 14
+    # Text is 16 units high (see labhandbook.css): at a phone's 320 px the chart is drawn at
+    # about half size and the labels stay at 9 px or more.
+    width, height, pad_left, pad_bottom, top = 560, 200, 8, 28, 22
     slot = (width - pad_left) / max(len(years), 1)
+    every = max(1, math.ceil(44 / slot))  # a year label needs about 44 units
     peak = max(counts.values(), default=1) or 1
     bars = []
     for i, year in enumerate(years):
@@ -52,11 +55,11 @@ def bar_chart(counts: dict[int, int], label: str, ident: str) -> TrustedHTML:
         bars.append(
             f'<rect class="lh-bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{h:.1f}"><title>{year}: {n}</title></rect>'
-            + (f'<text class="lh-chart-value" x="{x + slot * 0.35:.1f}" y="{y - 3:.1f}" '
-               f'text-anchor="middle">{n}</text>' if n else "")
+            + (f'<text class="lh-chart-value" x="{x + slot * 0.35:.1f}" y="{y - 4:.1f}" '
+               f'text-anchor="middle">{n}</text>' if n and slot >= 20 else "")
             + (f'<text class="lh-chart-axis" x="{x + slot * 0.35:.1f}" y="{height - 6}" '
                f'text-anchor="middle">{year}</text>'
-               if len(years) <= 14 or i % 2 == 0 else ""))
+               if (len(years) - 1 - i) % every == 0 else ""))
     summary = ", ".join(f"{y}: {counts[y]}" for y in years)
     svg = (
         f'<svg class="lh-chart" viewBox="0 0 {width} {height}" role="img" '
@@ -121,18 +124,27 @@ def collaboration_graph(registry: Registry, lib: Library) -> TrustedHTML:
             facts.append(f"{registry.people[a].name} and {registry.people[b].name} co-authored "
                          f"{n} paper{'s' if n != 1 else ''}")
     dots = []
+    box = [math.inf, math.inf, -math.inf, -math.inf]  # what is drawn: the picture's frame
     for slug, (x, y) in pos.items():
         name = esc(registry.people[slug].name)
         n = len(lib.by_person.get(slug, []))
         anchor = "middle"
-        dy = -16 if y < centre else 28
+        dy = -18 if y < centre else 32
+        half = 4.6 * len(registry.people[slug].name) + 4  # about half the label at 16 units
+        r = 8 + math.sqrt(n)
+        box = [min(box[0], x - max(half, r)), min(box[1], y + dy - 16, y - r),
+               max(box[2], x + max(half, r)), max(box[3], y + dy + 4, y + r)]
         dots.append(f'<circle class="lh-node" cx="{x:.1f}" cy="{y:.1f}" r="{8 + math.sqrt(n):.1f}">'
                     f"<title>{name}: {n} publications</title></circle>"
                     f'<text class="lh-node-label" x="{x:.1f}" y="{y + dy:.1f}" '
                     f'text-anchor="{anchor}">{name}</text>')
     label = "Collaboration between current members"
     desc = ". ".join(facts) if facts else "No joint papers or shared areas yet"
-    svg = (f'<svg class="lh-chart lh-collab" viewBox="0 0 {size} {size}" role="img" '
+    if not pos:
+        box = [0, 0, size, size]
+    x0, y0, w, h = box[0] - 8, box[1] - 8, box[2] - box[0] + 16, box[3] - box[1] + 16
+    svg = (f'<svg class="lh-chart lh-collab" viewBox="{x0:.0f} {y0:.0f} {w:.0f} {h:.0f}" '
+           'role="img" '
            'aria-labelledby="collab-title collab-desc" xmlns="http://www.w3.org/2000/svg">'
            f'<title id="collab-title">{label}</title><desc id="collab-desc">{esc(desc)}.</desc>'
            + "".join(lines) + "".join(dots) + "</svg>")

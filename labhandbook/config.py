@@ -6,7 +6,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sphinx.errors import ConfigError
+
+from .schema import LabProfile
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -31,11 +34,17 @@ class LabConfig:
     #: Keep the loaded environment out of the garbage collector's passes during the build and
     #: at exit (see :mod:`labhandbook.process`).
     gc_freeze: bool = True
+    #: The page (docname) with the lab's contact details and openings (``{lab-contact}``).
+    contact_page: str = "contact"
+    #: Who the lab is and how to reach it: ``leaders`` (person slugs), ``institutions``
+    #: (``name``, ``url``), ``location``, ``email``, ``contact_url``, ``openings`` (``title``,
+    #: ``text``, ``url``). Every field is optional; unset fields are not shown.
+    profile: LabProfile = LabProfile()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabConfig:
         """Build from ``conf.py``; unknown keys are a typo and stop the build."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | set(LabProfile.model_fields)
         unknown = sorted(set(raw) - known)
         if "allow_raw_html_scripts" in unknown:
             raise ConfigError(
@@ -46,6 +55,20 @@ class LabConfig:
                 f"conf.py: unknown key(s) in `{CONFIG_NAME}`: {', '.join(unknown)} — "
                 f"use one of: {', '.join(sorted(known))}"
             )
+        profile_keys = set(LabProfile.model_fields)
+        try:
+            profile = LabProfile.model_validate({k: v for k, v in raw.items()
+                                                 if k in profile_keys})
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = "".join(f"[{p!r}]" for p in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"conf.py: `{CONFIG_NAME}{where}`: {message}") from None
+        settings = cls._settings({k: v for k, v in raw.items() if k not in profile_keys})
+        return cls(**settings, profile=profile)
+
+    @classmethod
+    def _settings(cls, raw: dict[str, Any]) -> dict[str, Any]:
         types = {f.name: f.type for f in fields(cls)}
         raw = dict(raw)
         for key, value in raw.items():
@@ -60,7 +83,7 @@ class LabConfig:
                 raise ConfigError(
                     f"conf.py: `{CONFIG_NAME}[{key!r}]` must be a non-empty string"
                 )
-        return cls(**raw)
+        return raw
 
     def bib_files(self, root: Path) -> list[str]:
         """Every ``*.bib`` file of the bib folder, relative to the project root, sorted."""

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx import addnodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_design.shared import PassthroughTextElement, create_component
 
 from .environment import get_library, get_registry, note_tokens
-from .schema import ROLES, Person, Span
+from .schema import ROLES, LabProfile, Person, Span
 from .style import PAPER_SCHEME
 
 if TYPE_CHECKING:
@@ -31,11 +32,16 @@ if TYPE_CHECKING:
 
     from .registry import Registry
 
+logger = logging.getLogger(__name__)
+
 DIRECTORY = "people-directory"
 AREA_CARDS = "research-areas"
 MATRIX = "research-matrix"
 NEWS = "news"
+CONTACT = "lab-contact"
+SUMMARY = "lab-summary"
 
+#: Person links in the order shown: label and icon (Font Awesome classes of the theme).
 LINK_LABELS = {
     "homepage": "Homepage",
     "scholar": "Google Scholar",
@@ -49,6 +55,50 @@ LINK_LABELS = {
     "blog": "Blog",
     "cv": "CV",
 }
+LINK_ICONS = {
+    "homepage": "fa-solid fa-house", "scholar": "fa-brands fa-google-scholar",
+    "github": "fa-brands fa-github", "orcid": "fa-brands fa-orcid",
+    "dblp": "fa-solid fa-database", "openreview": "fa-solid fa-comments",
+    "semantic_scholar": "fa-solid fa-book-open", "linkedin": "fa-brands fa-linkedin",
+    "twitter": "fa-brands fa-x-twitter", "blog": "fa-solid fa-blog", "cv": "fa-solid fa-file-lines",
+    "email": "fa-solid fa-envelope",
+}
+
+
+def icon_link(key: str, url: str, label: str) -> nodes.reference:
+    """A link shown as an icon and its label (the label is also the accessible name)."""
+    ref = nodes.reference("", "", refuri=url, classes=["lh-icon-link", f"lh-link-{key}"])
+    ref += nodes.inline("", "", classes=[*LINK_ICONS.get(key, "fa-solid fa-link").split(),
+                                         "lh-icon"])
+    ref += nodes.inline(label, label, classes=["lh-icon-label"])
+    return ref
+
+
+def email_link(address: str) -> nodes.raw:
+    """An e-mail address written so that harvesters reading the HTML do not see it: the text
+    reads ``user [at] example [dot] org`` and the script makes the ``mailto:`` link from two
+    attributes when the page loads."""
+    import html
+
+    user, _, domain = address.partition("@")
+    shown = f"{user} [at] {domain.replace('.', ' [dot] ')}"
+    markup = (f'<a class="lh-email lh-icon-link lh-link-email" href="#" '
+              f'data-user="{html.escape(user, quote=True)}" '
+              f'data-domain="{html.escape(domain, quote=True)}">'
+              f'<span class="{LINK_ICONS["email"]} lh-icon"></span>'
+              f'<span class="lh-icon-label">{html.escape(shown)}</span></a>')
+    return nodes.raw("", markup, format="html")
+
+
+def person_links(person: Person) -> list[nodes.Node]:
+    out: list[nodes.Node] = []
+    for key, label in LINK_LABELS.items():
+        url = getattr(person.links, key)
+        if url:
+            out.append(icon_link(key, url, label))
+    if person.links.email:
+        out.append(email_link(person.links.email))
+    return out
 
 
 # --- small builders -----------------------------------------------------------------------------
@@ -87,8 +137,8 @@ def avatar(registry: Registry, slug: str, size: str = "md") -> nodes.Element:
 
 
 def span_text(span: Span) -> str:
-    start = span.start or ""
-    end = span.end or ("present" if span.start else "")
+    start = date_text(span.start) if span.start else ""
+    end = date_text(span.end) if span.end else ("present" if span.start else "")
     return f"{start} – {end}" if start or end else ""
 
 
@@ -243,7 +293,8 @@ class ResearchMatrix(SphinxDirective):
         head_row += nodes.entry("", paragraph("Member"))
         for slug in areas:
             head_row += nodes.entry("", paragraph(doc_link(env, registry.area_doc(slug),
-                                                           registry.areas[slug].title)))
+                                                           registry.areas[slug].title),
+                                                  classes=["lh-rotated"]))
         tgroup += nodes.thead("", head_row)
         body = nodes.tbody()
         for slug in people:
@@ -258,7 +309,16 @@ class ResearchMatrix(SphinxDirective):
                 row += cell
             body += row
         tgroup += body
-        return [table]
+        # The same facts as one list per area, which phones show instead of the table.
+        listing = nodes.bullet_list(classes=["lh-matrix-list"])
+        for area in areas:
+            members = [s for s in people if area in registry.people[s].areas]
+            para = paragraph(doc_link(env, registry.area_doc(area), registry.areas[area].title),
+                             ": ")
+            para.extend(join(doc_link(env, registry.person_doc(s), registry.people[s].name)
+                             for s in members) if members else [nodes.Text("no one yet")])
+            listing += nodes.list_item("", para)
+        return [table, listing]
 
 
 class NewsList(SphinxDirective):
@@ -272,10 +332,14 @@ class NewsList(SphinxDirective):
         if slug is not None and slug not in registry.people:
             raise self.error(f"unknown person `{slug}` — use a file name of a page in people/")
         note_tokens(env, [f"person:{slug}"] if slug else ["news"])
-        out = [news_list(env, registry, [slug] if slug else list(registry.people),
-                         self.options.get("limit"), show_person=slug is None)]
-        if "limit" not in self.options:
-            out.append(feed_link(f"{slug}.atom" if slug else "news.atom", root=slug is None))
+        slugs = [slug] if slug else list(registry.people)
+        if "limit" in self.options:
+            return [news_list(env, registry, slugs, self.options["limit"],
+                              show_person=slug is None)]
+        out: list[nodes.Node] = [feed_link(f"{slug}.atom" if slug else "news.atom",
+                                           root=slug is None)]
+        out.extend(news_by_year(env, self.state.document, registry, slugs,
+                                show_person=slug is None, prefix="news"))
         return out
 
 
@@ -287,32 +351,80 @@ def feed_link(path: str, root: bool) -> nodes.paragraph:
     return paragraph(ref, classes=["lh-feed-link"])
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def date_text(value: str) -> str:
+    """A partial date at the precision it was given: "2024", "May 2024", "17 May 2024"."""
+    parts = value.split("-")
+    if len(parts) == 1:
+        return parts[0]
+    month = MONTH_NAMES[int(parts[1]) - 1]
+    return f"{month} {parts[0]}" if len(parts) == 2 else f"{int(parts[2])} {month} {parts[0]}"
+
+
+def date_sort_key(value: str) -> tuple[int, int, int]:
+    """Where a partial date sorts: at the end of the period it names ("2024" after
+    "2024-11", "2024-05" after "2024-05-17"), so a year-only item is never taken for
+    1 January and never falls below the dated items of its year."""
+    parts = [int(p) for p in value.split("-")]
+    return (parts[0], parts[1] if len(parts) > 1 else 13, parts[2] if len(parts) > 2 else 32)
+
+
 def news_items(registry: Registry, slugs: list[str]) -> list[tuple[str, str, Any]]:
+    """The news of ``slugs``, newest first (see :func:`date_sort_key`)."""
     items = [(item.date, slug, item) for slug in slugs for item in registry.people[slug].news]
-    return sorted(items, key=lambda t: (t[0], t[1]), reverse=True)
+    return sorted(items, key=lambda t: (date_sort_key(t[0]), t[1]), reverse=True)
+
+
+def news_item(env: BuildEnvironment, registry: Registry, when: str, slug: str, item: Any,
+              show_person: bool) -> nodes.list_item:
+    text = date_text(when)
+    date = nodes.inline(text, text, classes=["lh-date"])
+    para = paragraph(date, " ")
+    if show_person:
+        para += doc_link(env, registry.person_doc(slug), registry.people[slug].name)
+        para += nodes.Text(": ")
+    # The item's own words are the link text (never a bare "(link)").
+    para += url_link(item.url, item.text) if item.url else nodes.Text(item.text)
+    papers = [paper_link(env, key) for key in item.papers]
+    if papers:
+        para += nodes.Text(" Paper: " if len(papers) == 1 else " Papers: ")
+        para.extend(join(papers, "; "))
+    return nodes.list_item("", para)
 
 
 def news_list(env: BuildEnvironment, registry: Registry, slugs: list[str], limit: int | None,
               show_person: bool) -> nodes.Element:
+    """The latest ``limit`` items as one list (a home page's "latest news")."""
     items = news_items(registry, slugs)[: limit or None]
     if not items:
         return paragraph("No news yet.")
     lst = nodes.bullet_list(classes=["lh-news"])
     for when, slug, item in items:
-        para = paragraph(nodes.inline(when, when, classes=["lh-date"]), " ")
-        if show_person:
-            para += doc_link(env, registry.person_doc(slug), registry.people[slug].name)
-            para += nodes.Text(": ")
-        para += nodes.Text(item.text)
-        if item.url:
-            para += nodes.Text(" ")
-            para += url_link(item.url, "(link)")
-        papers = [paper_link(env, key) for key in item.papers]
-        if papers:
-            para += nodes.Text(" — ")
-            para.extend(join(papers, "; "))
-        lst += nodes.list_item("", para)
+        lst += news_item(env, registry, when, slug, item, show_person)
     return lst
+
+
+def news_by_year(env: BuildEnvironment, document: nodes.document, registry: Registry,
+                 slugs: list[str], show_person: bool, prefix: str) -> list[nodes.Element]:
+    """All news, one section per year, newest first."""
+    items = news_items(registry, slugs)
+    if not items:
+        return [paragraph("No news yet.")]
+    years: dict[str, list[tuple[str, str, Any]]] = {}
+    for item in items:
+        years.setdefault(item[0][:4], []).append(item)
+    out: list[nodes.Element] = []
+    for year, group in years.items():
+        sect = section(document, year, f"{prefix}-{year}")
+        lst = nodes.bullet_list(classes=["lh-news"])
+        for when, slug, item in group:
+            lst += news_item(env, registry, when, slug, item, show_person)
+        sect += lst
+        out.append(sect)
+    return out
 
 
 def paper_link(env: BuildEnvironment, key: str) -> nodes.Node:
@@ -327,14 +439,26 @@ def paper_link(env: BuildEnvironment, key: str) -> nodes.Node:
 # --- automatic parts of person and area pages ---------------------------------------------------
 
 
-def _definition_list(rows: list[tuple[str, list[nodes.Node]]]) -> nodes.Element:
-    dl = nodes.definition_list(classes=["lh-timeline"])
-    for term, body in rows:
-        item = nodes.definition_list_item()
-        item += nodes.term(term, term)
-        item += nodes.definition("", paragraph(*body))
-        dl += item
-    return dl
+def _timeline(rows: list[tuple[str, list[nodes.Node | str]]]) -> list[nodes.Element]:
+    """Dated rows as a definition list (date, what); rows without a date as a plain list after
+    it, so an undated entry shows no placeholder date."""
+    out: list[nodes.Element] = []
+    dated = [(term, body) for term, body in rows if term]
+    if dated:
+        dl = nodes.definition_list(classes=["lh-timeline"])
+        for term, body in dated:
+            item = nodes.definition_list_item()
+            item += nodes.term(term, term)
+            item += nodes.definition("", paragraph(*body))
+            dl += item
+        out.append(dl)
+    undated = [body for term, body in rows if not term]
+    if undated:
+        lst = nodes.bullet_list(classes=["lh-timeline-undated"])
+        for body in undated:
+            lst += nodes.list_item("", paragraph(*body))
+        out.append(lst)
+    return out
 
 
 def person_header(env: BuildEnvironment, registry: Registry, slug: str) -> nodes.Element:
@@ -356,17 +480,9 @@ def person_header(env: BuildEnvironment, registry: Registry, slug: str) -> nodes
         links = [doc_link(env, registry.area_doc(a), registry.areas[a].title, ["lh-area-tag"])
                  for a in person.areas if a in registry.areas]
         info += paragraph("Research areas: ", *join(links), classes=["lh-areas"])
-    link_nodes: list[nodes.Node] = []
-    for key, label in LINK_LABELS.items():
-        url = getattr(person.links, key)
-        if url:
-            link_nodes.append(url_link(url, label))
-    if person.links.email:
-        user, _, domain = person.links.email.partition("@")
-        shown = f"{user} [at] {domain.replace('.', ' [dot] ')}"
-        link_nodes.append(nodes.inline(shown, shown, classes=["lh-email"]))
+    link_nodes = person_links(person)
     if link_nodes:
-        info += paragraph(*join(link_nodes, " · "), classes=["lh-links"])
+        info += paragraph(*join(link_nodes, " "), classes=["lh-links"])
     header += info
     return header
 
@@ -377,16 +493,17 @@ def person_sections(env: BuildEnvironment, document: nodes.document, registry: R
     out = []
     if person.news:
         sect = section(document, "News", "news")
-        sect += news_list(env, registry, [slug], None, show_person=False)
         sect += feed_link(f"{slug}.atom", root=False)  # written next to the page
+        sect.extend(news_by_year(env, document, registry, [slug], show_person=False,
+                                 prefix="news"))
         out.append(sect)
     if person.affiliations:
         sect = section(document, "Positions", "positions")
-        sect += _definition_list([
-            (span_text(a) or "—", [f"{a.position}, ",
+        sect.extend(_timeline([
+            (span_text(a), [f"{a.position}, ",
                                    url_link(a.url, a.organisation) if a.url else a.organisation])
             for a in sorted(person.affiliations, key=lambda a: a.start or "", reverse=True)
-        ])
+        ]))
         out.append(sect)
     if person.education:
         sect = section(document, "Education", "education")
@@ -397,20 +514,20 @@ def person_sections(env: BuildEnvironment, document: nodes.document, registry: R
                 text += f". Advisors: {', '.join(e.advisors)}"
             if e.note:
                 text += f". {e.note}"
-            rows.append((span_text(e) or "—", [text]))
-        sect += _definition_list(rows)
+            rows.append((span_text(e), [text]))
+        sect.extend(_timeline(rows))
         out.append(sect)
     if person.awards:
         sect = section(document, "Awards and honours", "awards")
-        sect += _definition_list([
+        sect.extend(_timeline([
             (str(a.year), [url_link(a.url, a.title) if a.url else a.title])
             for a in sorted(person.awards, key=lambda a: a.year, reverse=True)
-        ])
+        ]))
         out.append(sect)
     if person.service:
         sect = section(document, "Service", "service")
-        sect += _definition_list([(str(s.year), [s.role]) for s in
-                                  sorted(person.service, key=lambda s: s.year, reverse=True)])
+        sect.extend(_timeline([(str(s.year), [s.role]) for s in
+                               sorted(person.service, key=lambda s: s.year, reverse=True)]))
         out.append(sect)
     return out
 
@@ -454,10 +571,42 @@ def _insert_after_title(sect: nodes.section, node: nodes.Node) -> None:
     sect.insert(0 if index is None else index + 1, node)
 
 
+def page_nav(top: nodes.section) -> nodes.Element | None:
+    """Links to the sections of a long page, right under its header (the theme's own page
+    contents are hidden on phones)."""
+    links = [nodes.reference("", sect[0].astext(), refid=sect["ids"][0])
+             for sect in top.children
+             if isinstance(sect, nodes.section) and sect["ids"] and len(sect)
+             and isinstance(sect[0], nodes.title)]
+    if len(links) < 3:
+        return None
+    return paragraph("On this page: ", *join(links, " · "), classes=["lh-page-nav"])
+
+
+def order_toctrees(registry: Registry, doctree: nodes.document) -> None:
+    """Person pages in a toctree (e.g. a ``:glob:`` one) in the directory's order, role then
+    surname, so the sidebar lists people as the directory does. Other entries keep their
+    places."""
+    rank = {registry.person_doc(s): i for i, s in enumerate(registry.ordered_people())}
+    for toc in doctree.findall(addnodes.toctree):
+        entries = toc["entries"]
+        slots = [i for i, (_, doc) in enumerate(entries) if doc in rank]
+        people = sorted((entries[i] for i in slots), key=lambda e: rank[e[1]])
+        for i, entry in zip(slots, people, strict=True):
+            entries[i] = entry
+        files = toc["includefiles"]
+        slots = [i for i, doc in enumerate(files) if doc in rank]
+        ordered = sorted((files[i] for i in slots), key=rank.__getitem__)
+        for i, doc in zip(slots, ordered, strict=True):
+            files[i] = doc
+
+
 def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
-    """Add the generated header and sections to person and area pages."""
+    """Add the generated header and sections to person and area pages; order people in
+    toctrees."""
     env = app.env
     registry = get_registry(env)
+    order_toctrees(registry, doctree)
     kind, slug = registry.by_docname.get(env.docname, (None, ""))
     if kind is None:
         return
@@ -471,6 +620,12 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             top += part
         for part in person_sections(env, doctree, registry, slug):
             top += part
+        nav = page_nav(top)
+        if nav is not None:
+            index = top.index(next(iter(top.findall(
+                lambda n: isinstance(n, nodes.container)
+                and "lh-person-header" in n["classes"]))))
+            top.insert(index + 1, nav)
     else:
         note_tokens(env, [f"area:{slug}", f"members:{slug}"])
         _insert_after_title(top, area_header(env, registry, slug))
@@ -488,11 +643,133 @@ def extra_sections(app: Sphinx, env: BuildEnvironment, doctree: nodes.document, 
     return out
 
 
+# --- who the lab is and how to reach it ---------------------------------------------------------
+
+
+def _lab_facts(env: BuildEnvironment, registry: Registry, profile: LabProfile) -> list[nodes.Node]:
+    """Leaders, institutions and location, each only when set."""
+    out: list[nodes.Node] = []
+    leaders = [doc_link(env, registry.person_doc(s), registry.people[s].name)
+               for s in profile.leaders if s in registry.people]
+    if leaders:
+        out.append(paragraph("Led by ", *join(leaders, ", "), classes=["lh-lab-leaders"]))
+    if profile.institutions:
+        hosts = [url_link(i.url, i.name) if i.url else nodes.Text(i.name)
+                 for i in profile.institutions]
+        out.append(paragraph("Hosted by ", *join(hosts, ", "), classes=["lh-lab-hosts"]))
+    if profile.location:
+        out.append(paragraph(f"Location: {profile.location}", classes=["lh-lab-location"]))
+    return out
+
+
+def all_openings(registry: Registry, profile: LabProfile) -> list[tuple[str | None, Any]]:
+    """The lab's openings, then those of current members in directory order."""
+    found: list[tuple[str | None, Any]] = [(None, o) for o in profile.openings]
+    for slug in registry.ordered_people():
+        person = registry.people[slug]
+        if person.status == "current":
+            found.extend((slug, o) for o in person.openings)
+    return found
+
+
+def _unknown_leaders(directive: SphinxDirective, registry: Registry,
+                     profile: LabProfile) -> None:
+    for slug in profile.leaders:
+        if slug not in registry.people:
+            logger.warning("conf.py: `labhandbook['leaders']` names `%s`, which has no page in "
+                           "people/ — use the file name of a person's page", slug,
+                           type="labhandbook", subtype="config",
+                           location=directive.get_location())
+
+
+class LabContact(SphinxDirective):
+    """The Contact / Join us page: the lab's contact settings, every opening (the lab's and
+    members'), and how to reach each current member."""
+
+    def run(self) -> list[nodes.Node]:
+        env, registry = self.env, get_registry(self.env)
+        profile: LabProfile = self.config._labhandbook.profile
+        note_tokens(env, ["people"])
+        _unknown_leaders(self, registry, profile)
+        document = self.state.document
+        out: list[nodes.Node] = []
+        facts = _lab_facts(env, registry, profile)
+        reach: list[nodes.Node] = []
+        if profile.email:
+            reach.append(email_link(profile.email))
+        if profile.contact_url:
+            reach.append(icon_link("homepage", profile.contact_url, "Contact form"))
+        if facts or reach:
+            sect = section(document, "The lab", "the-lab")
+            sect.extend(facts)
+            if reach:
+                sect += paragraph(*join(reach, " "), classes=["lh-links"])
+            out.append(sect)
+        openings = all_openings(registry, profile)
+        sect = section(document, "Open positions", "openings")
+        if openings:
+            lst = nodes.bullet_list(classes=["lh-openings"])
+            for slug, opening in openings:
+                para = paragraph(nodes.strong(opening.title, opening.title))
+                if opening.text:
+                    para += nodes.Text(f" — {opening.text}")
+                if slug:
+                    para += nodes.Text(" Contact: ")
+                    para += doc_link(env, registry.person_doc(slug), registry.people[slug].name)
+                    para += nodes.Text(".")
+                if opening.url:
+                    para += nodes.Text(" ")
+                    para += url_link(opening.url, f"More about {opening.title}")
+                lst += nodes.list_item("", para)
+            sect += lst
+        else:
+            sect += paragraph("No open positions are listed at the moment.")
+        out.append(sect)
+        sect = section(document, "Reaching a member", "members")
+        lst = nodes.bullet_list(classes=["lh-contact-list"])
+        for slug in registry.ordered_people():
+            person = registry.people[slug]
+            if person.status != "current":
+                continue
+            para = paragraph(doc_link(env, registry.person_doc(slug), person.name),
+                             f", {person.position}")
+            links = person_links(person)
+            if links:
+                para += nodes.Text(" ")
+                para.extend(join(links, " "))
+            lst += nodes.list_item("", para)
+        sect += lst if len(lst) else paragraph("No one has added a page yet.")
+        out.append(sect)
+        return out
+
+
+class LabSummary(SphinxDirective):
+    """The home page's few lines on who leads the lab, where it is and how to reach it."""
+
+    def run(self) -> list[nodes.Node]:
+        env, registry = self.env, get_registry(self.env)
+        lab = self.config._labhandbook
+        profile: LabProfile = lab.profile
+        note_tokens(env, ["people"])
+        _unknown_leaders(self, registry, profile)
+        box = nodes.container(classes=["lh-lab-summary"])
+        box.extend(_lab_facts(env, registry, profile))
+        if lab.contact_page in env.found_docs:
+            count = len(all_openings(registry, profile))
+            text = "Contact us" + (f" · {count} open position{'s' if count != 1 else ''}"
+                                   if count else "")
+            box += paragraph(doc_link(env, lab.contact_page, text, ["lh-contact-link"]),
+                             classes=["lh-lab-contact"])
+        return [box] if len(box) else []
+
+
 def setup_directives(app: Sphinx) -> None:
     app.add_event("labhandbook-page-sections")
     app.add_directive(DIRECTORY, PeopleDirectory)
     app.add_directive(AREA_CARDS, AreaCards)
     app.add_directive(MATRIX, ResearchMatrix)
     app.add_directive(NEWS, NewsList)
+    app.add_directive(CONTACT, LabContact)
+    app.add_directive(SUMMARY, LabSummary)
     # Before Sphinx's own collectors (priority 500), so the added sections reach the page TOC.
     app.connect("doctree-read", _on_doctree_read, priority=400)

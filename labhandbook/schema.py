@@ -177,6 +177,40 @@ class NewsItem(_Strict):
     papers: list[Text] = []  # BibTeX keys of the papers the item is about
 
 
+class Opening(_Strict):
+    """A position the lab or a member is hiring for."""
+
+    title: Text
+    text: Text | None = None
+    url: SafeUrl | None = None
+
+
+class Institution(_Strict):
+    name: Text
+    url: SafeUrl | None = None
+
+
+def _email_address(value: Any) -> str:
+    if not isinstance(value, str) or not EMAIL_RE.match(value):
+        raise ValueError("write an e-mail address like name@example.org")
+    return value
+
+
+EmailAddress = Annotated[str, BeforeValidator(_email_address)]
+
+
+class LabProfile(_Strict):
+    """Who the lab is and how to reach it: the lab-level keys of the ``labhandbook`` setting
+    in ``conf.py``. Everything is optional and nothing unset is shown."""
+
+    leaders: tuple[Slug, ...] = ()
+    institutions: tuple[Institution, ...] = ()
+    location: Text | None = None
+    email: EmailAddress | None = None
+    contact_url: SafeUrl | None = None
+    openings: tuple[Opening, ...] = ()
+
+
 class Links(_Strict):
     """Where else a person is on the web. Every link is optional."""
 
@@ -223,6 +257,7 @@ class Person(_Strict):
     awards: list[Award] = []
     service: list[Service] = []
     news: list[NewsItem] = []
+    openings: list[Opening] = []  #: positions this person is hiring for
 
     @model_validator(mode="after")
     def _consistent(self) -> Person:

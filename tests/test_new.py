@@ -68,7 +68,7 @@ def test_new_person_documents_every_field_in_place(root: Path) -> None:
                                                                         "# affiliations",
                                                                         "# education",
                                                                         "# awards", "# service",
-                                                                        "# news"))
+                                                                        "# news", "# openings"))
                             else line for line in front.splitlines())
     data = yaml.safe_load(uncommented.removeprefix("---\n"))
     data["status"] = "alumni"
