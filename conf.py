@@ -35,6 +35,14 @@ labhandbook = {
     "research_dir": "research",
     "bib_dir": "bib",  # every *.bib file in it is used; no list to keep in sync
     "publications_page": "publications",
+    # Who the lab is and how to reach it, shown on the home page and the Contact / Join us
+    # page (contact.md). Set only what is true; what is not set is not shown. E.g.:
+    #   "leaders": ["person-slug"],
+    #   "institutions": [{"name": "University of ...", "url": "https://..."}],
+    #   "location": "City, Country",
+    #   "email": "lab@example.org",
+    #   "contact_url": "https://...",
+    #   "openings": [{"title": "PhD students in ...", "text": "...", "url": "https://..."}],
 }
 
 # --- MyST ---------------------------------------------------------------------------------------
