@@ -69,10 +69,12 @@ def bar_chart(counts: dict[int, int], label: str, ident: str) -> TrustedHTML:
         f'<line class="lh-chart-baseline" x1="{pad_left}" x2="{width}" '
         f'y1="{height - pad_bottom}" y2="{height - pad_bottom}"/>'
         + "".join(bars) + "</svg>")
-    table = ('<table class="lh-sr-only"><caption>' + esc(label) + "</caption><tr><th>Year</th>"
+    # In a clipped box: a table is never narrower than its content, so a hidden table alone
+    # widened the page on phones.
+    table = ('<div class="lh-sr-only"><table><caption>' + esc(label) + "</caption><tr><th>Year</th>"
              "<th>Publications</th></tr>"
              + "".join(f"<tr><td>{y}</td><td>{counts[y]}</td></tr>" for y in years)
-             + "</table>")
+             + "</table></div>")
     return TrustedHTML("", f'<figure class="lh-figure" id="{ident}">{svg}{table}</figure>',
                      format="html")
 
@@ -149,7 +151,8 @@ def collaboration_graph(registry: Registry, lib: Library) -> TrustedHTML:
            f'<title id="collab-title">{label}</title><desc id="collab-desc">{esc(desc)}.</desc>'
            + "".join(lines) + "".join(dots) + "</svg>")
     legend = ('<figcaption>Solid lines: papers written together (thicker means more). '
-              "Dashed lines: research areas in common. " + esc(desc) + ".</figcaption>")
+              "Dashed lines: research areas in common.<details><summary>Who shares what"
+              "</summary><p>" + esc(desc) + ".</p></details></figcaption>")
     return TrustedHTML("", f'<figure class="lh-figure" id="collaboration">{svg}{legend}</figure>',
                      format="html")
 

@@ -238,7 +238,7 @@ class PeopleDirectory(SphinxDirective):
         current = [s for s in ordered if registry.people[s].status == "current"]
         alumni = [s for s in ordered if registry.people[s].status == "alumni"]
         if "compact" in self.options:
-            return [grid([person_card(env, registry, s) for s in current], "1 2 3 4")]
+            return [grid([person_card(env, registry, s) for s in current], "1 2 2 3")]
         out: list[nodes.Node] = []
         document = self.state.document
         for role, (_, plural) in ROLES.items():
@@ -293,7 +293,7 @@ class ResearchMatrix(SphinxDirective):
         head_row += nodes.entry("", paragraph("Member"))
         for slug in areas:
             head_row += nodes.entry("", paragraph(doc_link(env, registry.area_doc(slug),
-                                                           registry.areas[slug].title),
+                                                           short_title(registry.areas[slug].title)),
                                                   classes=["lh-rotated"]))
         tgroup += nodes.thead("", head_row)
         body = nodes.tbody()
@@ -319,6 +319,18 @@ class ResearchMatrix(SphinxDirective):
                              for s in members) if members else [nodes.Text("no one yet")])
             listing += nodes.list_item("", para)
         return [table, listing]
+
+
+def short_title(title: str, limit: int = 32) -> str:
+    """An area's title short enough for a column heading: up to a colon, at most ``limit``
+    characters, cut at a word (the per-area list under the matrix gives the full title)."""
+    head = title.split(":", 1)[0].strip() or title
+    if len(head) <= limit:
+        return head
+    words = head[: limit + 1].split()[:-1] or [head[:limit]]
+    while len(words) > 1 and words[-1].casefold() in {"and", "or", "of", "for", "the", "in"}:
+        words.pop()
+    return " ".join(words).rstrip(",;") + "…"
 
 
 class NewsList(SphinxDirective):

@@ -1,0 +1,150 @@
+"""Nothing scrolls sideways on a phone or a laptop (#19), on the example lab and on a generated
+50-person lab; the matrix and the charts fit; contact and openings are one click from home.
+
+Screen sizes are real ones: 360 px (the narrowest common phone) and 1366 px (the most common
+laptop). Pages come from the built sites' own files, so the tests follow the content.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, sphinx_build
+
+from .conftest import TIMEOUT_MS, Site, _QuietHandler
+from .lab import Lab
+
+WIDTHS = (360, 1366)
+#: The pages that draw something wide: each must keep it inside the screen.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const page = document.documentElement.scrollWidth;
+  const wide = [...document.querySelectorAll('article *')]
+    .filter(e => e.checkVisibility() && e.getBoundingClientRect().right > width + 1
+                 && !e.closest('.pst-scrollable-table-container, pre, .highlight'))
+    .slice(0, 3).map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`
+                            + ` ${Math.round(e.getBoundingClientRect().right)}px`);
+  return {page, width, wide};
+}"""
+
+
+def site_pages(root: Path, papers: int | None = None) -> list[str]:
+    """Every HTML page of a built site (at most ``papers`` paper pages, spread evenly)."""
+    pages = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
+                   if not p.relative_to(root).as_posix().startswith(("_", "genindex")))
+    paper = [p for p in pages if p.startswith("papers/")]
+    if papers is not None and len(paper) > papers:
+        keep = set(paper[:: max(1, len(paper) // papers)][:papers])
+        pages = [p for p in pages if not p.startswith("papers/") or p in keep]
+    return pages
+
+
+def overflowing(browser: Any, site: Site, pages: list[str]) -> dict[str, str]:
+    found = {}
+    for width in WIDTHS:
+        context = browser.new_context(base_url=site.base, viewport={"width": width,
+                                                                    "height": 800})
+        context.set_default_timeout(TIMEOUT_MS)
+        tab = context.new_page()
+        for page in pages:
+            tab.goto(site.url(page), wait_until="load")
+            result = tab.evaluate(OVERFLOW)
+            if result["page"] > result["width"] or result["wide"]:
+                found[f"{page} @ {width}px"] = (f"page {result['page']}px wide in "
+                                                f"{result['width']}px: {result['wide']}")
+        context.close()
+    return found
+
+
+def test_no_page_of_the_example_lab_scrolls_sideways(browser: Any, site: Site) -> None:
+    pages = site_pages(site.root)
+    assert len(pages) > 20
+    assert overflowing(browser, site, pages) == {}
+
+
+@pytest.fixture(scope="module")
+def big_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A generated lab of 50 people (benchmarks/synthlab.py), built and served."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import synthlab
+    finally:
+        sys.path.pop(0)
+    src = tmp_path_factory.mktemp("lab50") / "src"
+    synthlab.write(synthlab.generate(50, 8, 150), "handbook", src)
+    build = sphinx_build(src, src.parent / "out")
+    assert build.warnings == "", build.warnings[:2000]
+    handler = functools.partial(_QuietHandler, directory=str(build.outdir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Site(f"http://127.0.0.1:{server.server_address[1]}/", Path(build.outdir))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_no_page_of_a_50_person_lab_scrolls_sideways(browser: Any, big_lab: Site) -> None:
+    pages = site_pages(big_lab.root, papers=25)
+    assert sum(p.startswith("people/") for p in pages) > 50
+    assert overflowing(browser, big_lab, pages) == {}
+
+
+def fits(tab: Any, selector: str) -> list[str]:
+    """Visible elements matching ``selector`` that stick out of the content column."""
+    return tab.evaluate("""(selector) => {
+      const column = document.querySelector('article').getBoundingClientRect();
+      return [...document.querySelectorAll(selector)].filter(e => e.checkVisibility())
+        .filter(e => { const r = e.getBoundingClientRect();
+                       return r.width > 0 && (r.left < column.left - 1
+                                              || r.right > column.right + 1); })
+        .map(e => e.tagName + ' ' + Math.round(e.getBoundingClientRect().width) + 'px');
+    }""", selector)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_matrix_and_charts_fit_and_stay_readable(browser: Any, site: Site, big_lab: Site,
+                                                 width: int) -> None:
+    for where in (site, big_lab):
+        context = browser.new_context(base_url=where.base,
+                                      viewport={"width": width, "height": 800})
+        tab = context.new_page()
+        tab.goto(where.url("research/index.html"))
+        shown = tab.evaluate("""() => [...document.querySelectorAll(
+            'table.lh-matrix, .lh-matrix-list')].filter(e => e.checkVisibility()).length""")
+        assert shown >= 1, "neither the matrix nor its list is shown"
+        assert fits(tab, "table.lh-matrix, .lh-matrix-list, svg.lh-chart") == []
+        charts = 0
+        for page in ("research/index.html", "publications.html"):
+            tab.goto(where.url(page))
+            assert fits(tab, "svg.lh-chart") == []
+            # chart text is drawn at 9 px or more (it was 5 px on phones)
+            sizes = tab.evaluate("""() => [...document.querySelectorAll('svg.lh-chart text')]
+                .filter(t => t.checkVisibility())
+                .map(t => t.getBoundingClientRect().height)""")
+            assert not sizes or min(sizes) >= 9, (page, width, min(sizes))
+            charts += bool(sizes)
+        assert charts, "no chart to check"
+        context.close()
+
+
+def test_contact_and_openings_are_one_click_from_home(page: Any, site: Site, lab: Lab) -> None:
+    page.goto(site.url("index.html"))
+    link = page.locator("article a.lh-contact-link")
+    assert link.is_visible()
+    link.click()
+    page.wait_for_url(site.url("contact.html"))
+    assert page.locator("article #openings").is_visible()
+    openings = [o.title for slug in lab.people for o in lab.registry.people[slug].openings]
+    text = page.locator("article #openings").inner_text()
+    for title in openings:
+        assert title in text
