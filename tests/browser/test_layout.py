@@ -28,7 +28,7 @@ OVERFLOW = """() => {
   const page = document.documentElement.scrollWidth;
   const wide = [...document.querySelectorAll('article *')]
     .filter(e => e.checkVisibility() && e.getBoundingClientRect().right > width + 1
-                 && !e.closest('.pst-scrollable-table-container, pre, .highlight'))
+                 && !e.closest('.pst-scrollable-table-container, pre, .highlight, .lh-sr-only'))
     .slice(0, 3).map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`
                             + ` ${Math.round(e.getBoundingClientRect().right)}px`);
   return {page, width, wide};
