@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from docutils import nodes
 
 from .config import get_config
-from .environment import get_registry, outputs_current, record_outputs
+from .environment import get_registry, note_outputs, outputs_current, record_outputs
 from .registry import fingerprint
 
 if TYPE_CHECKING:
@@ -174,6 +174,7 @@ def _write_assets(app: Sphinx, exception: Exception | None) -> None:
     outdir = Path(app.outdir)
     paths = [outdir / FAVICON, outdir / CARD]
     digest = fingerprint(name, favicon_svg(name), COLOUR, 1)
+    note_outputs(app, [FAVICON, CARD])
     if outputs_current(app, "page-assets", digest, paths):
         return
     paths[0].parent.mkdir(parents=True, exist_ok=True)
