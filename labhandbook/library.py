@@ -45,7 +45,8 @@ KIND_SINGULAR: dict[str, str] = {
     "other": "Publication",
 }
 #: Fields of the BibTeX given to readers (copy buttons, paper pages, downloads): those of
-#: BibTeX's standard styles and the identifiers every reference manager reads. The handbook's
+#: BibTeX's standard styles, their biblatex counterparts (an entry written with ``date`` or
+#: ``journaltitle`` keeps them) and the identifiers every reference manager reads. The handbook's
 #: own fields (``keywords``, ``equalcontrib``, ``code``, ``openreview``, ``acl``, ``pubtype``)
 #: and anything else a lab adds stay in ``bib/``.
 STANDARD_FIELDS = frozenset({
@@ -53,6 +54,7 @@ STANDARD_FIELDS = frozenset({
     "eprint", "eprintclass", "eprinttype", "howpublished", "institution", "isbn", "issn",
     "journal", "key", "month", "note", "number", "organization", "pages", "primaryclass",
     "publisher", "school", "series", "title", "type", "url", "volume", "year",
+    "date", "eid", "issue", "journaltitle", "location", "subtitle", "urldate",
 })
 
 # --- LaTeX to clean text --------------------------------------------------------------------

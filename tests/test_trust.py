@@ -25,7 +25,7 @@ STANDARD = {
     "editor", "eprint", "archiveprefix", "primaryclass", "eprintclass", "eprinttype",
     "howpublished", "institution", "isbn", "issn", "journal", "key", "month", "note", "number",
     "organization", "pages", "publisher", "school", "series", "title", "type", "url", "volume",
-    "year",
+    "year", "date", "eid", "issue", "journaltitle", "location", "subtitle", "urldate",
 }
 
 
