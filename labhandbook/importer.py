@@ -431,7 +431,7 @@ def _where(known: Known) -> str:
 def entry_text(entry: Entry) -> str:
     from .library import to_bibtex
 
-    return to_bibtex(entry)
+    return to_bibtex(entry, standard_only=False)
 
 
 def _span(text: str, line: int) -> tuple[int, int]:

@@ -360,8 +360,9 @@ def _venue(kind: str, fields: Mapping[str, str]) -> str:
     return ""
 
 
-def to_bibtex(entry: Any) -> str:
-    """The entry as BibTeX text with standard fields only, for copy buttons and downloads.
+def to_bibtex(entry: Any, standard_only: bool = True) -> str:
+    """The entry as BibTeX text, for copy buttons and downloads with standard fields only
+    (``standard_only``); ``labhandbook import`` writes every field into ``bib/``.
 
     Written directly: pybtex's writer looks its plugin up through package metadata on every
     call, which cost seconds per thousand entries.
@@ -370,7 +371,7 @@ def to_bibtex(entry: Any) -> str:
     for role, persons in entry.persons.items():
         lines.append(f"  {role} = {{{' and '.join(str(p) for p in persons)}}},")
     for name, value in entry.fields.items():
-        if name.lower() not in STANDARD_FIELDS:
+        if standard_only and name.lower() not in STANDARD_FIELDS:
             continue
         lines.append(f"  {name} = {{{value}}},")
     lines[-1] = lines[-1].rstrip(",")
