@@ -74,7 +74,7 @@ def icon_link(key: str, url: str, label: str) -> nodes.reference:
     return ref
 
 
-def email_link(address: str) -> nodes.raw:
+def email_link(address: str) -> nodes.Element:
     """An e-mail address written so that harvesters reading the HTML do not see it: the text
     reads ``user [at] example [dot] org`` and the script makes the ``mailto:`` link from two
     attributes when the page loads."""
@@ -87,7 +87,9 @@ def email_link(address: str) -> nodes.raw:
               f'data-domain="{html.escape(domain, quote=True)}">'
               f'<span class="{LINK_ICONS["email"]} lh-icon"></span>'
               f'<span class="lh-icon-label">{html.escape(shown)}</span></a>')
-    return nodes.raw("", markup, format="html")
+    from .safety import TrustedHTML
+
+    return TrustedHTML("", markup, format="html")
 
 
 def person_links(person: Person) -> list[nodes.Node]:
