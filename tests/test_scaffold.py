@@ -204,3 +204,21 @@ def test_init_asks_for_the_settings_in_a_terminal(tmp_path: Path, capsys, monkey
     assert '"name": "Robot Learning Lab"' in conf and '"tagline": "We teach robots."' in conf
     assert '"location": "Springfield"' in conf and '"email": "lab@example.org"' in conf
     assert "institutions" not in conf  # left empty: not written, never invented
+
+
+def test_a_lab_made_with_every_option_builds_and_shows_them(tmp_path: Path) -> None:
+    """The settings init writes are the engine's lab settings: the build accepts them (zero
+    warnings) and the home and contact pages show them."""
+    from conftest import sphinx_build
+
+    dest = tmp_path / "lab"
+    assert main(["init", str(dest), "--name", "Robot Learning Lab", "--tagline", "Robots.",
+                 "--institution", "Example University", "--location", "Springfield",
+                 "--email", "lab@example.org"]) == 0
+    built = sphinx_build(dest, tmp_path / "out")
+    assert built.exit == 0 and not built.warnings.strip(), built.warnings
+    home = built.soup("index.html").get_text(" ", strip=True)
+    assert "Example University" in home and "Springfield" in home
+    contact = built.html("contact.html")
+    assert "Example University" in contact
+    assert 'data-user="lab"' in contact and 'data-domain="example.org"' in contact
