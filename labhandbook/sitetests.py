@@ -28,6 +28,7 @@ __all__ = [
     "test_every_publication_has_a_page", "test_every_internal_link_and_anchor_resolves",
     "test_every_page_is_reachable_from_the_home_page", "test_every_image_has_alt_text",
     "test_every_page_has_a_language_and_a_title",
+    "test_every_person_area_and_paper_is_searchable",
 ]
 
 #: Build folders that hold no pages of the handbook.
@@ -237,3 +238,14 @@ def test_every_page_has_a_language_and_a_title(site: Site) -> None:
             wrong.append(f"{page.path}: no <title>")
     assert not wrong, "\n".join(wrong)
 
+
+def test_every_person_area_and_paper_is_searchable(site_build: SiteBuild, site: Site) -> None:
+    """The site's search (Pagefind, :mod:`labhandbook.search`) indexes what a page marks as its
+    own content: every person, area and paper page must be marked, and the index written."""
+    assert (site_build.outdir / "pagefind" / "pagefind.js").is_file(), \
+        "the build wrote no search index (pagefind/): is the pagefind_bin package installed?"
+    expected = [*site_build.people.values(), *site_build.areas.values(),
+                *site_build.papers.values()]
+    unmarked = [page for page in expected if page in site.pages and
+                site.pages[page].soup.find(attrs={"data-pagefind-body": True}) is None]
+    assert not unmarked, "pages the search does not index:\n" + "\n".join(unmarked)

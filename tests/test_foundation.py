@@ -83,6 +83,20 @@ def test_the_lock_pins_every_dependency_exactly() -> None:
             f"requirements.lock pins {req.name}=={pinned[name]}, outside {req.specifier}"
 
 
+def test_the_package_version_is_the_project_version() -> None:
+    """New labs pin the engine by this version (scaffold.DEFAULT_ENGINE); migrations name it."""
+    import tomllib
+    from packaging.version import Version
+
+    from labhandbook.scaffold import DEFAULT_ENGINE
+    from labhandbook.upgrade import MIGRATIONS
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert labhandbook.__version__ == version
+    assert DEFAULT_ENGINE.endswith(f"@v{version}")
+    assert all(Version(m.since) <= Version(version) for m in MIGRATIONS)
+
+
 def test_console_script_version_and_help() -> None:
     run = [sys.executable, "-m", "labhandbook"]
     out = subprocess.run([*run, "--version"], capture_output=True, text=True, check=True)
