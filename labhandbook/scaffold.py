@@ -392,12 +392,15 @@ def lab_files(settings: LabSettings) -> dict[str, str]:
 
     def walk(folder: Any, prefix: str) -> None:
         for item in folder.iterdir():
+            # pip byte-compiles the templates' .py files when it installs the package.
+            if item.name == "__pycache__" or item.name.endswith(".pyc"):
+                continue
             # Files whose name starts with a dot are shipped as dot-NAME (package data globs
             # and some tools skip dotfiles).
             rel = prefix + re.sub(r"^dot-", ".", item.name)
             if item.is_dir():
                 walk(item, rel + "/")
-            elif item.name != "__pycache__":
+            else:
                 text = item.read_text(encoding="utf-8")
                 files[rel] = pattern.sub(lambda m: values[m.group(0)], text)
 

@@ -25,6 +25,8 @@ import synthlab  # noqa: E402
 
 pytestmark = pytest.mark.newlab
 NAME = "Robot Learning Lab"
+#: The files `labhandbook init` wrote (from the checkout's templates), before the first build.
+init_files: list[str] = []
 
 
 def run(args: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -61,6 +63,7 @@ def lab(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = ok(run([str(labhandbook), "init", str(root), "--name", NAME,
                   "--engine", f"@ file://{engine}"], cwd=root.parent))
     assert "make html" in out and "make test" in out
+    init_files[:] = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     return root
 
 
@@ -73,6 +76,13 @@ def test_a_new_lab_builds_and_passes_its_tests(lab: Path) -> None:
     assert "sphinx==" in lock.casefold() and "labhandbook @ file://" in lock
     out = ok(run(["make", "test"], lab))
     assert " passed" in out and "failed" not in out
+    # The engine installed as a package (not from a checkout, byte-compiled by pip) writes the
+    # same lab.
+    again = lab.parent / "again"
+    ok(run([str(lab / ".venv/bin/labhandbook"), "init", str(again), "--name", NAME,
+            "--engine", "@ file:///nowhere"], lab.parent))
+    made = sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file())
+    assert made == sorted(init_files), made
     # Nothing in the new lab points at the example lab of the engine's repository.
     for path in lab.rglob("*"):
         if path.is_file() and ".venv" not in path.parts and "_build" not in path.parts \
