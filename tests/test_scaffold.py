@@ -222,3 +222,13 @@ def test_a_lab_made_with_every_option_builds_and_shows_them(tmp_path: Path) -> N
     contact = built.html("contact.html")
     assert "Example University" in contact
     assert 'data-user="lab"' in contact and 'data-domain="example.org"' in contact
+
+
+def test_no_template_file_is_a_dotfile() -> None:
+    """The wheel's package-data globs skip names that start with a dot, so a new lab made by
+    an installed engine would miss them: they are shipped as dot-NAME."""
+    from conftest import REPO
+
+    hidden = [p.relative_to(REPO).as_posix()
+              for p in (REPO / "labhandbook/templates").rglob(".*")]
+    assert not hidden, f"name these dot-NAME: {hidden}"
