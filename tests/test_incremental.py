@@ -372,7 +372,9 @@ def test_a_failing_later_handler_leaves_the_collector_unfrozen(tmp_path: Path) -
     conf = src / "conf.py"
     conf.write_text(conf.read_text() + "\n\ndef _boom(app):\n    raise RuntimeError('boom')\n\n"
                     "def setup(app):\n    app.connect('builder-inited', _boom, priority=900)\n")
-    before = gc.get_freeze_count()
+    # A known state: objects that earlier tests' builds left frozen may be freed by reference
+    # counting during this build, which lowers the count whatever the handbook does.
+    gc.unfreeze()
     with pytest.raises(Exception, match="boom"):
         sphinx_build(src, tmp_path / "out")
-    assert gc.get_freeze_count() == before
+    assert gc.get_freeze_count() == 0
