@@ -837,23 +837,26 @@ class _Checker:
                      "the entry if it is not a lab paper", "bib.no-member", severity="warning")
 
     def news_papers(self, keys: dict[str, BibEntry]) -> None:
-        """``news[].papers`` of people pages must name entries of the library."""
+        """``news[].papers`` and ``selected`` of people pages must name entries of the
+        library."""
         if not keys:
             return
         for slug, person in self.registry.people.items():
-            for i, item in enumerate(person.news):
-                for j, key in enumerate(item.papers):
-                    if key.casefold() in keys:
-                        continue
-                    page = self.registry.pages[self.registry.docnames[f"person:{slug}"]]
-                    close = difflib.get_close_matches(key, [k.key for k in keys.values()], n=1)
-                    self.problems.append(Problem(
-                        page.path, page.line_of(("news", i, "papers", j)),
-                        f"`news[{i}].papers` names `{key}`, which is not in "
-                        f"{self.config.bib_dir}/",
-                        f"did you mean `{close[0]}`?" if close else
-                        "use the key of a BibTeX entry (the word after `@article{`)",
-                        code="bib.unknown-paper"))
+            named = [(("news", i, "papers", j), f"news[{i}].papers", key)
+                     for i, item in enumerate(person.news) for j, key in enumerate(item.papers)]
+            named += [(("selected", j), "selected", key)
+                      for j, key in enumerate(person.selected or [])]
+            for where, label, key in named:
+                if key.casefold() in keys:
+                    continue
+                page = self.registry.pages[self.registry.docnames[f"person:{slug}"]]
+                close = difflib.get_close_matches(key, [k.key for k in keys.values()], n=1)
+                self.problems.append(Problem(
+                    page.path, page.line_of(where),
+                    f"`{label}` names `{key}`, which is not in {self.config.bib_dir}/",
+                    f"did you mean `{close[0]}`?" if close else
+                    "use the key of a BibTeX entry (the word after `@article{`)",
+                    code="bib.unknown-paper"))
 
 
 def _short(value: str, limit: int = 60) -> str:

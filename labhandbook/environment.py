@@ -171,7 +171,8 @@ def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
     root = Path(app.srcdir)
     stats = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
                    for p in (root / lab.bib_dir).glob("*.bib"))
-    key = (stats, [registry.digest(t) for t in ("names", "areas", "news")])
+    key = (stats, [registry.digest(t) for t in ("names", "areas", "news")],
+           sorted((slug, p.selected) for slug, p in registry.people.items()))
     cached = getattr(env, BIBCHECK_ATTR, None)
     if cached is None or cached[0] != key:
         cached = (key, check_library(root, lab, registry))

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from sphinx.environment import BuildEnvironment
     from sphinxcontrib.bibtex.domain import BibtexDomain
 
+    from .schema import Person
+
 logger = logging.getLogger(__name__)
 
 LIBRARY_KEY_ATTR = "labhandbook_library_key"
@@ -278,19 +280,51 @@ class PublicationIndex(SphinxDirective):
 # --- automatic sections and write-time work ------------------------------------------------------
 
 
+#: How many papers a person page shows first when its front matter names none.
+SELECTED_COUNT = 5
+
+
+def selected_keys(lib: Library, person: Person, slug: str) -> list[str]:
+    """The papers a person page shows first: the keys of ``selected`` in the order given (those
+    in the library); unset, the person's newest papers as first author (or equal first), then
+    their newest others, :data:`SELECTED_COUNT` in all, and none when that would be every
+    paper of the full list below."""
+    if person.selected is not None:
+        return [k for k in person.selected if k in lib.pubs]
+    keys = lib.by_person.get(slug, [])
+    if len(keys) <= SELECTED_COUNT:
+        return []
+
+    def first(key: str) -> bool:
+        pub = lib.pubs[key]
+        lead = [i for i, s in enumerate(pub.author_slugs) if s == slug]
+        return bool(lead) and (lead[0] == 0 or (1 in pub.equal and lead[0] + 1 in pub.equal))
+
+    ranked = [k for k in keys if first(k)] + [k for k in keys if not first(k)]
+    return lib.ordered(ranked[:SELECTED_COUNT])
+
+
 def _page_sections(app: Sphinx, doctree: nodes.document, kind: str,
                    slug: str) -> list[nodes.Element]:
     env, lib, registry = app.env, get_library(app.env), get_registry(app.env)
+    out: list[nodes.Element] = []
     if kind == "person":
         keys = lib.by_person.get(slug, [])
         note_tokens(env, [f"pubs:person:{slug}"])
+        chosen = selected_keys(lib, registry.people[slug], slug)
+        if chosen:
+            note_tokens(env, [f"pub:{k}" for k in chosen])
+            sect = section(doctree, "Selected publications", "selected-publications")
+            sect += pub_list(env, lib, chosen)
+            out.append(sect)
     else:
         keys = lib.for_area(list(registry.areas[slug].keywords))
         note_tokens(env, [f"pubs:area:{slug}"])
     sect = section(doctree, "Publications", "publications")
+    out.append(sect)
     if not keys:
         sect += paragraph("No publications in the library yet.")
-        return [sect]
+        return out
     intro = paragraph(f"{len(keys)} publication{'s' if len(keys) != 1 else ''}, newest first.",
                       classes=["lh-pub-count"])
     if kind == "person":
@@ -305,7 +339,7 @@ def _page_sections(app: Sphinx, doctree: nodes.document, kind: str,
         sect += bar_chart(year_counts(lib, keys), f"Publications of {name} per year",
                           "person-pubs-per-year")
     sect.extend(grouped_by_year(env, doctree, lib, keys, "pubs"))
-    return [sect]
+    return out
 
 
 def _note_cited(app: Sphinx, doctree: nodes.document) -> None:

@@ -258,6 +258,9 @@ class Person(_Strict):
     service: list[Service] = []
     news: list[NewsItem] = []
     openings: list[Opening] = []  #: positions this person is hiring for
+    #: BibTeX keys of the papers shown first on the page, in this order; unset: the newest
+    #: first-author papers (see :func:`labhandbook.publications.selected_keys`); ``[]``: none
+    selected: list[Text] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Person:
@@ -271,6 +274,8 @@ class Person(_Strict):
                              "describing the picture for screen readers")
         if len(set(self.areas)) != len(self.areas):
             raise ValueError("`areas`: an area is listed twice — keep one of them")
+        if self.selected and len(set(self.selected)) != len(self.selected):
+            raise ValueError("`selected`: a paper is listed twice — keep one of them")
         return self
 
     @property

@@ -144,6 +144,12 @@ CASES: list[Case] = [
     Case("news-unknown-paper", LIJUN, 12, "names `wu2024scalling`",
          edits=((LIJUN, "papers: [wu2024scaling]", "papers: [wu2024scalling]"),),
          code="bib.unknown-paper"),
+    Case("selected-unknown-paper", LIJUN, 9, "`selected` names `wu2024scalling`",
+         edits=((LIJUN, "bib_names:\n", "selected:\n  - wu2024scaling\n  - wu2024scalling\n"
+                 "bib_names:\n"),), code="bib.unknown-paper"),
+    Case("selected-twice", LIJUN, 7, "a paper is listed twice",
+         edits=((LIJUN, "bib_names:\n", "selected: [wu2024scaling, wu2024scaling]\n"
+                 "bib_names:\n"),)),
     # --- conf.py ---------------------------------------------------------------------------
     Case("conf-syntax", "conf.py", 3, "conf.py is not valid Python",
          edits=(("conf.py", '{"lab_name": "Check lab"}', '{"lab_name": "Check lab"'),)),

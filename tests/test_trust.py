@@ -168,6 +168,62 @@ def test_the_whole_library_is_one_download_linked_from_the_publications_page(han
     assert set(data.entries) == set(library())
 
 
+# --- person pages: summary first ------------------------------------------------------------
+
+
+def paper_keys(part) -> list[str]:
+    """The BibTeX keys of the references in ``part``, in page order (their title links)."""
+    keys = []
+    for li in part.select("li.lh-pub"):
+        link = li.find("a", href=re.compile(r"papers/[^/]+\.html$"))
+        keys.append(link["href"].rsplit("/", 1)[-1].removesuffix(".html"))
+    return keys
+
+
+def author_spellings(fm: dict) -> set[str]:
+    """"Family, Given" spellings of a person: ``bib_names`` and the one ``name`` gives."""
+    parts = fm["name"].split()
+    return {*fm.get("bib_names", []), f"{parts[-1]}, {' '.join(parts[:-1])}"}
+
+
+def first_author(entry: pybtex.database.Entry, fm: dict) -> bool:
+    """The person is the first author, or shares the first place (``equalcontrib``)."""
+    names = [str(p) for p in entry.persons.get("author", [])]
+    mine = [i + 1 for i, n in enumerate(names) if n in author_spellings(fm)]
+    equal = {int(n) for n in re.findall(r"\d+", entry.fields.get("equalcontrib", ""))}
+    return bool(mine) and (mine[0] == 1 or (1 in equal and mine[0] in equal))
+
+
+def test_person_pages_show_selected_publications_before_the_full_list(handbook) -> None:
+    source = library()
+    checked = {"given": 0, "newest first-author": 0}
+    for slug, fm in people().items():
+        article = handbook.soup(f"people/{slug}.html").find("article")
+        full = paper_keys(article.find("section", id="publications"))
+        chosen = article.find("section", id="selected-publications")
+        if "selected" in fm:
+            expected = [k for k in fm["selected"] or [] if k in source]
+            checked["given"] += bool(expected)
+        elif len(full) > 5:  # unset: the newest papers as first author, then the newest others
+            lead = [k for k in full if first_author(source[k], fm)]
+            picked = set((lead + [k for k in full if k not in lead])[:5])
+            expected = [k for k in full if k in picked]
+            checked["newest first-author"] += 1
+        else:  # every paper is in the list below already
+            expected = []
+        assert (paper_keys(chosen) if chosen else []) == expected, slug
+        # the summary first: header, prose, selected papers, all papers, news, CV
+        order = [s["id"] for s in article.select("section > section[id]")
+                 if s["id"] in {"selected-publications", "publications", "news", "positions",
+                                "education"}]
+        assert order == sorted(order, key=["selected-publications", "publications", "news",
+                                           "positions", "education"].index), slug
+        nav = article.select_one(".lh-page-nav")
+        if chosen is not None and nav is not None:
+            assert nav.find("a", href="#selected-publications") is not None, slug
+    assert all(checked.values()), f"the example lab does not exercise every case: {checked}"
+
+
 # --- page metadata ---------------------------------------------------------------------------
 
 
