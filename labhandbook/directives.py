@@ -22,7 +22,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_design.shared import PassthroughTextElement, create_component
 
-from .environment import get_library, get_registry, note_tokens
+from .environment import add_token_resolver, get_library, get_registry, note_tokens
 from .schema import ROLES, LabProfile, Person, Span
 from .style import PAPER_SCHEME
 
@@ -126,14 +126,50 @@ def initials(name: str) -> str:
     return letters.upper()
 
 
-def avatar(registry: Registry, slug: str, size: str = "md") -> nodes.Element:
-    """The person's photo, or initials on a colour derived from the slug (stable across builds)."""
+#: The family of each of the eight avatar colours of labhandbook.css (``lh-hue-N``): blue,
+#: warm, green, purple. Neighbours get colours of different families where they can.
+HUE_FAMILIES = ("blue", "warm", "green", "purple", "green", "warm", "green", "blue")
+
+
+def avatar_hues(registry: Registry) -> dict[str, int]:
+    """Each person's avatar colour, the same on their card and their page.
+
+    A person starts from a colour derived from their slug and, walking the directory in its
+    order, takes the first colour unlike those of the three people before them (the card
+    beside and the card above in a grid of up to three columns) and of another family than
+    the two before them. So the colour is the person's, and neighbours on the directory
+    differ; adding someone may change the colours of the few people after them.
+    """
+    hues: dict[str, int] = {}
+    order = registry.ordered_people()
+    for i, slug in enumerate(order):
+        start = int(hashlib.blake2b(slug.encode(), digest_size=2).hexdigest(), 16)
+        before = [hues[s] for s in order[max(0, i - 3):i]]
+        families = {HUE_FAMILIES[h] for h in before[-2:]}
+        options = [(start + k) % len(HUE_FAMILIES) for k in range(len(HUE_FAMILIES))]
+        hues[slug] = next((h for h in options if h not in before
+                           and HUE_FAMILIES[h] not in families),
+                          next(h for h in options if h not in before))
+    return hues
+
+
+def _avatar_digest(env: BuildEnvironment, token: str) -> str | None:
+    """Fingerprint of ``avatar:<slug>``: the person's colour (see :func:`avatar_hues`)."""
+    hue = avatar_hues(get_registry(env)).get(token.partition(":")[2])
+    return None if hue is None else str(hue)
+
+
+def avatar(registry: Registry, slug: str, size: str = "md",
+           env: BuildEnvironment | None = None) -> nodes.Element:
+    """The person's photo, or their initials on their colour (:func:`avatar_hues`)."""
     person = registry.people[slug]
     if person.photo:
         folder = registry.person_doc(slug).rpartition("/")[0]
         return nodes.image(uri=f"/{folder}/{person.photo}", alt=person.photo_alt or person.name,
                            classes=["lh-avatar", f"lh-avatar-{size}"])
-    hue = int(hashlib.blake2b(slug.encode(), digest_size=2).hexdigest(), 16) % 8
+    if env is not None:
+        note_tokens(env, [f"avatar:{slug}"])
+    hue = avatar_hues(registry)[slug]
     text = initials(person.name)
     return nodes.inline(text, text, classes=["lh-avatar", f"lh-avatar-{size}", f"lh-hue-{hue}"])
 
@@ -211,7 +247,7 @@ def card(env: BuildEnvironment, target_doc: str, title: str, body: list[nodes.No
 def person_card(env: BuildEnvironment, registry: Registry, slug: str,
                 alumni: bool = False) -> nodes.Element:
     person = registry.people[slug]
-    body: list[nodes.Node] = [avatar(registry, slug)]
+    body: list[nodes.Node] = [avatar(registry, slug, env=env)]
     position = person.position
     if alumni:
         years = person_years(person)
@@ -478,7 +514,7 @@ def _timeline(rows: list[tuple[str, list[nodes.Node | str]]]) -> list[nodes.Elem
 def person_header(env: BuildEnvironment, registry: Registry, slug: str) -> nodes.Element:
     person = registry.people[slug]
     header = nodes.container(classes=["lh-person-header"])
-    header += avatar(registry, slug, "lg")
+    header += avatar(registry, slug, "lg", env=env)
     info = nodes.container(classes=["lh-person-info"])
     line = [person.position]
     aff = person.current_affiliation
@@ -779,6 +815,7 @@ class LabSummary(SphinxDirective):
 
 def setup_directives(app: Sphinx) -> None:
     app.add_event("labhandbook-page-sections")
+    add_token_resolver(app, "avatar:", _avatar_digest)
     app.add_directive(DIRECTORY, PeopleDirectory)
     app.add_directive(AREA_CARDS, AreaCards)
     app.add_directive(MATRIX, ResearchMatrix)

@@ -2,7 +2,8 @@
 description, OpenGraph tags.
 
 Every page gets a ``<meta name="description">`` (its first paragraph of prose, or for a paper
-its abstract or reference) and OpenGraph tags; paper and person pages also get ``og:image``.
+its abstract or reference) and OpenGraph tags; paper and person pages also get ``og:image``
+(a person's photo when there is one, else the lab's picture).
 The favicon (an SVG with the lab's initials) and the 1200x630 preview card (PNG, drawn with
 Pillow) are generated at ``build-finished`` and written only when the lab's name changes.
 A lab that sets ``html_favicon`` or ``html_logo`` gets its own files used instead.
@@ -115,26 +116,36 @@ def page_description(app: Sphinx, pagename: str, context: dict[str, Any],
     return shorten(f"{title} — {lab}" if title and title != lab else lab)
 
 
-def og_image(app: Sphinx, pagename: str, doctree: nodes.document | None) -> str | None:
-    """The absolute URL of the page's preview picture: a person's photo, else the lab's logo,
-    else the generated card."""
+def og_image(app: Sphinx, pagename: str, doctree: nodes.document | None
+             ) -> tuple[str, str] | None:
+    """The absolute URL of the page's preview picture and its text alternative: a person's
+    photo, else the lab's logo, else the generated card.
+
+    Pages without a photo share the lab's picture on purpose: a card drawn per page would be
+    one more PNG per paper (thousands in a large lab) that says no more than ``og:title`` and
+    ``og:description``, which are the page's own.
+    """
     base = (app.config.html_baseurl or "").rstrip("/")
     if not base:
         return None
+    lab = get_config(app).lab_name
     registry = get_registry(app.env)
     kind, _ = registry.by_docname.get(pagename, (None, ""))
     if kind == "person" and doctree is not None:
         for image in doctree.findall(nodes.image):
             if "lh-avatar" in image["classes"]:
-                name = getattr(app.builder, "images", {}).get(image["uri"])
+                # the writer has made ``uri`` relative to the page; the source path is the
+                # image's candidate (what Sphinx copies to ``_images``)
+                source = image.get("candidates", {}).get("*", image["uri"])
+                name = getattr(app.builder, "images", {}).get(source)
                 if name:
-                    return f"{base}/{app.builder.imagedir}/{name}"
+                    return f"{base}/{app.builder.imagedir}/{name}", image.get("alt") or lab
     logo = app.config.html_logo
     if logo and "://" not in logo:
-        return f"{base}/_static/{Path(logo).name}"
+        return f"{base}/_static/{Path(logo).name}", lab
     if logo:
-        return logo
-    return f"{base}/{CARD}"
+        return logo, lab
+    return f"{base}/{CARD}", lab
 
 
 def _page_meta(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
@@ -155,8 +166,8 @@ def _page_meta(app: Sphinx, pagename: str, templatename: str, context: dict[str,
     if is_paper or kind == "person":
         image = og_image(app, pagename, doctree)
         if image:
-            tags.append(("og:image", image))
-            tags.append(("og:image:alt", f"{lab}"))
+            tags.append(("og:image", image[0]))
+            tags.append(("og:image:alt", image[1]))
     markup = [f'\n<meta name="description" content="{html.escape(description, quote=True)}" />']
     markup += [f'\n<meta property="{p}" content="{html.escape(v, quote=True)}" />'
                for p, v in tags]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -264,6 +265,82 @@ def test_paper_and_person_pages_have_open_graph_image_and_description(handbook) 
         assert (handbook.outdir / "/".join(local)).is_file(), (page, image)
 
 
+def open_graph(soup: BeautifulSoup) -> dict[str, str]:
+    return {m["property"]: m["content"] for m in soup.find_all("meta", property=True)}
+
+
+def test_open_graph_shows_a_persons_photo_and_each_pages_own_words(lab_with_profile) -> None:
+    """A person with a photo is previewed with it; pages without one share the lab's picture
+    (a card per page would say no more than og:title and og:description, the page's own)."""
+    out = lab_with_profile.outdir
+    grace = open_graph(lab_with_profile.soup("people/grace-hopper.html"))
+    assert grace["og:image"].startswith("https://example.org/lab/")
+    assert grace["og:image"].rsplit("/", 1)[-1].startswith("grace-hopper")
+    assert (out / grace["og:image"].removeprefix("https://example.org/lab/")).is_file()
+    assert grace["og:image:alt"] == "Grace Hopper at a desk"
+    assert grace["og:title"] == "Grace Hopper" and grace["og:type"] == "profile"
+    ada = open_graph(lab_with_profile.soup("people/ada-lovelace.html"))
+    assert ada["og:image"] == "https://example.org/lab/_static/labhandbook-card.png"
+    assert ada["og:title"] == "Ada Lovelace"
+    assert ada["og:description"].startswith("Ada Lovelace, Professor of Computing")
+    papers = sorted((out / "papers").glob("*.html"))
+    assert papers
+    for path in papers:
+        og = open_graph(BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser"))
+        assert og["og:type"] == "article"
+        assert og["og:title"] not in {"People lab", ""}
+        assert og["og:description"] != ada["og:description"]
+
+
+# --- avatars ---------------------------------------------------------------------------------
+
+
+def hue(element) -> str:
+    return next(c for c in element["class"] if c.startswith("lh-hue-"))
+
+
+def test_a_persons_avatar_colour_is_theirs_on_every_page(handbook) -> None:
+    """The initials' colour belongs to the person (card, page, home), and neighbours in the
+    directory differ."""
+    shown: dict[str, set[str]] = {}
+    for page in ("index.html", "people/index.html"):
+        for card in handbook.soup(page).select("article .lh-person-card"):
+            slug = card.select_one("a.sd-stretched-link")["href"].rsplit("/", 1)[-1][:-5]
+            avatar = card.select_one("span.lh-avatar")
+            if avatar is not None:
+                shown.setdefault(slug, set()).add(hue(avatar))
+    for slug, fm in people().items():
+        header = handbook.soup(f"people/{slug}.html").select_one(".lh-person-header .lh-avatar")
+        if "photo" in fm:
+            assert header.name == "img", slug
+            continue
+        assert shown.get(slug, set()) <= {hue(header)}, slug
+    for sect in handbook.soup("people/index.html").select("article section[id]"):
+        hues = [hue(a) for a in sect.select(".lh-person-card span.lh-avatar")]
+        for i in range(len(hues)):
+            assert hues[i] not in hues[max(0, i - 3):i], (sect["id"], hues)
+
+
+def contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_avatar_colours_meet_contrast_in_light_and_dark() -> None:
+    css = (REPO / "labhandbook" / "static" / "labhandbook.css").read_text(encoding="utf-8")
+    palette = re.findall(r"\.lh-hue-\d+ \{ --lh-avatar: (#[0-9a-f]{6}); "
+                         r"--lh-avatar-dark: (#[0-9a-f]{6}); \}", css)
+    assert len(palette) >= 8
+    for light, dark in palette:
+        assert contrast(light, "#ffffff") >= 4.5, light  # white initials in light mode
+        assert contrast(dark, "#111111") >= 4.5, dark  # near-black initials in dark mode
+
+
 def test_paper_pages_read_as_one_paper(handbook) -> None:
     source = library()
     singular = {"Journal article", "Conference paper", "Workshop paper", "Preprint",
@@ -308,7 +385,13 @@ def test_contact_page_is_one_click_from_home_and_lists_members_openings(handbook
 def lab_with_profile(tmp_path_factory):
     src = copy_project(ROOTS / "test-people", tmp_path_factory.mktemp("profile") / "src")
     conf = src / "conf.py"
+    shutil.copyfile(ROOTS / "test-check" / "people" / "ada-lovelace.png",
+                    src / "people" / "grace-hopper.png")
+    grace = src / "people" / "grace-hopper.md"
+    grace.write_text(grace.read_text().replace(
+        "areas: []\n", "areas: []\nphoto: grace-hopper.png\nphoto_alt: Grace Hopper at a desk\n"))
     conf.write_text(conf.read_text() + (
+        'html_baseurl = "https://example.org/lab/"\n'
         'labhandbook.update({"leaders": ["ada-lovelace"], "location": "London",\n'
         '    "institutions": [{"name": "Analytical Society", "url": "https://example.org/as"}],\n'
         '    "email": "lab@example.org",\n'

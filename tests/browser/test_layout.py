@@ -79,6 +79,10 @@ def big_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         sys.path.pop(0)
     src = tmp_path_factory.mktemp("lab50") / "src"
     synthlab.write(synthlab.generate(50, 8, 150), "handbook", src)
+    research = src / "research" / "index.md"  # the example lab's research page has the graph
+    research.write_text(research.read_text(encoding="utf-8").replace(
+        "```{toctree}", "## Who works with whom\n\n```{collaboration-graph}\n```\n\n```{toctree}",
+        1), encoding="utf-8")
     build = sphinx_build(src, src.parent / "out")
     assert build.warnings == "", build.warnings[:2000]
     handler = functools.partial(_QuietHandler, directory=str(build.outdir))
@@ -148,3 +152,99 @@ def test_contact_and_openings_are_one_click_from_home(page: Any, site: Site, lab
     text = page.locator("article #openings").inner_text()
     for title in openings:
         assert title in text
+
+
+#: Labels of the collaboration graph whose boxes overlap, and what the graph and list show.
+GRAPH = """() => {
+  const figure = document.querySelector('figure#collaboration');
+  const svg = figure.querySelector('svg');
+  const labels = [...figure.querySelectorAll('svg text')].filter(t => t.checkVisibility())
+    .map(t => [t.textContent, t.getBoundingClientRect()]);
+  const overlaps = [];
+  labels.forEach(([a, r], i) => labels.slice(i + 1).forEach(([b, q]) => {
+    if (r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom)
+      overlaps.push(`${a} / ${b}`);
+  }));
+  return {shown: svg.checkVisibility(), labels: labels.length, overlaps,
+          nodes: figure.querySelectorAll('svg circle').length,
+          listed: figure.querySelectorAll('details li').length,
+          summary: figure.querySelector('details summary').checkVisibility(),
+          legend: figure.querySelector('.lh-collab-legend').checkVisibility()};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_collaboration_graph_stays_readable_in_a_large_lab(browser: Any, site: Site,
+                                                           big_lab: Site, width: int) -> None:
+    """At most a dozen members drawn, no label over another, inside the column; a phone that
+    cannot show a large lab's graph readably gets the list of who writes with whom."""
+    for where, members in ((site, None), (big_lab, 50)):
+        context = browser.new_context(base_url=where.base,
+                                      viewport={"width": width, "height": 800})
+        tab = context.new_page()
+        tab.goto(where.url("research/index.html"))
+        graph = tab.evaluate(GRAPH)
+        assert graph["nodes"] <= 12, graph
+        assert graph["overlaps"] == [], graph
+        assert fits(tab, "figure#collaboration, figure#collaboration *") == []
+        assert graph["summary"], "the list of who writes with whom is not reachable"
+        if graph["shown"]:
+            assert graph["labels"] == graph["nodes"] and graph["legend"], graph
+        else:  # only a large lab's graph on a phone gives way to the list
+            assert members and width < 600, graph
+            assert not graph["legend"], "the legend describes a picture that is not shown"
+        if members:
+            assert graph["nodes"] < members and graph["listed"] > graph["nodes"], graph
+            if width > 1000:
+                assert graph["shown"], graph
+        context.close()
+
+
+def avatars(tab: Any) -> list[dict[str, Any]]:
+    """Initials avatars on the page: who (the card's or page's person), colours, section."""
+    return tab.evaluate("""() => [...document.querySelectorAll('article span.lh-avatar')]
+      .filter(a => a.checkVisibility()).map(a => {
+        const card = a.closest('.lh-person-card');
+        const link = card ? card.querySelector('a.sd-stretched-link').href : location.href;
+        const style = getComputedStyle(a);
+        return {who: link.split('/').pop(), bg: style.backgroundColor, fg: style.color,
+                section: card ? card.closest('section').id : ''};
+      })""")
+
+
+def rgb_contrast(a: str, b: str) -> float:
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_avatar_colour_is_the_persons_and_neighbours_differ(browser: Any, site: Site,
+                                                            big_lab: Site, scheme: str) -> None:
+    for where in (site, big_lab):
+        context = browser.new_context(base_url=where.base, color_scheme=scheme,
+                                      viewport={"width": 1366, "height": 800})
+        tab = context.new_page()
+        colour: dict[str, str] = {}
+        for page in ("index.html", "people/index.html"):
+            tab.goto(where.url(page))
+            tab.evaluate("s => { document.documentElement.dataset.theme = s; }", scheme)
+            cards = avatars(tab)
+            for card in cards:
+                assert colour.setdefault(card["who"], card["bg"]) == card["bg"], (page, card)
+                assert rgb_contrast(card["bg"], card["fg"]) >= 4.5, card
+            for i, card in enumerate(cards):  # beside and above in a grid of up to 3 columns
+                near = [c["bg"] for c in cards[max(0, i - 3):i] if c["section"] == card["section"]]
+                assert card["bg"] not in near, (page, card, near)
+        people = sorted(colour)[:12]
+        assert len(colour) >= min(3, len(people))
+        for who in people:
+            tab.goto(where.url(f"people/{who}"))
+            tab.evaluate("s => { document.documentElement.dataset.theme = s; }", scheme)
+            header = avatars(tab)[0]
+            assert header["bg"] == colour[who], (who, header, colour[who])
+        context.close()
