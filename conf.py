@@ -87,6 +87,8 @@ html_theme_options = {
     "use_edit_page_button": True,
     "use_issues_button": True,
     "show_toc_level": 2,
+    # The sidebar has the search field: no second one in a bar above the page.
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = None
 # Read the Docs sets the canonical URL of the version being built.

@@ -144,7 +144,7 @@ class PaperRenderer:
                                f'<strong class="lh-member">{esc(name)}</strong></a>')
             else:
                 authors.append(esc(name))
-        parts = [f'<section id="{esc(nodes.make_id(key))}">',
+        parts = [f'<section id="{esc(nodes.make_id(key))}" class="lh-paper">',
                  f"<h1>{esc(pub.title)}</h1>",
                  f'<p class="lh-paper-authors" {weight(AUTHORS_WEIGHT)}>{", ".join(authors)}</p>',
                  f'<p class="lh-paper-venue" {weight(VENUE_WEIGHT)}>{esc(pub.venue)}'
@@ -160,7 +160,7 @@ class PaperRenderer:
         if links:
             items = " · ".join(f'<a class="reference external" href="{esc(u)}">{esc(label)}</a>'
                                for label, u in links)
-            parts.append(f'<p class="lh-pub-links">{items}</p>')
+            parts.append(f'<p class="lh-pub-links lh-paper-links">{items}</p>')
         areas = areas_of(self.registry, pub)
         if areas:
             items = "".join(

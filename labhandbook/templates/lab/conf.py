@@ -50,6 +50,8 @@ html_theme_options = {
     "use_edit_page_button": bool(LAB["repository"]),
     "use_issues_button": bool(LAB["repository"]),
     "show_toc_level": 2,
+    # The sidebar has the search field: no second one in a bar above the page.
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = None
 html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", LAB["site_url"])
