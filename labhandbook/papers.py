@@ -22,7 +22,7 @@ from sphinx.util.osutil import relative_uri
 
 from .environment import get_library, get_registry, note_outputs
 from .library import KIND_SINGULAR, Library, Pub, safe_key
-from .registry import fingerprint, source_fingerprint
+from .registry import fingerprint
 from .search import AUTHORS_WEIGHT, VENUE_WEIGHT, weight
 from .style import PAPERS_DIR
 
@@ -243,13 +243,15 @@ class PaperRenderer:
 
 def _site_digest(app: Sphinx) -> str:
     """What every paper page shows besides its entry: the navigation, the settings and
-    templates of the HTML build, and this module (so a new version renders pages again)."""
+    templates of the HTML build, and the extension's version (its code, templates and static
+    files: a stylesheet another module adds to every page renders the pages again)."""
+    from . import code_version
     from .incremental import navigation_digest
 
     env, builder = app.env, app.builder
     templates = getattr(builder, "templates", None)
     parts = [navigation_digest(env), _settings(app.config), sorted(app.tags),
-             templates.newest_template_mtime() if templates else 0, _CODE]
+             templates.newest_template_mtime() if templates else 0, code_version()]
     return fingerprint(*parts)
 
 
@@ -270,7 +272,6 @@ def _settings(config: Any) -> list[tuple[str, str]]:
     return sorted((c.name, stable(c.value)) for c in config if c.rebuild in ("env", "html"))
 
 
-_CODE = source_fingerprint(__file__)
 
 
 def _library_digest(renderer: PaperRenderer) -> str:
