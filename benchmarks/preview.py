@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 import weight as weighing  # noqa: E402
 
-from labhandbook.serve import Broadcaster, Builder, changes, serving, snapshot  # noqa: E402
+from labhandbook.serve import Broadcaster, Builder, serving, snapshot, watch  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TIMEOUT_S = 300.0
@@ -78,32 +78,27 @@ class _OwnPreview:
         self.results: list[Any] = []  #: every build after the first
 
     def __enter__(self) -> str:
-        builder = Builder(self.src, self.html, self.doctrees)
+        self.builder = Builder(self.src, self.html, self.doctrees)
         broadcaster = Broadcaster()
-        result = builder.build()
+        before = snapshot(self.src)
+        result = self.builder.build()
         if not result.ok:
+            self.builder.close()
             raise RuntimeError(f"preview build failed: {result.problems[:3]}")
         broadcaster.publish(result)
         self._serving = serving(self.html, broadcaster)
         url = self._serving.__enter__()
-
-        def loop() -> None:
-            before = snapshot(self.src)
-            while not self.stop.wait(0.05):
-                after = snapshot(self.src)
-                if changes(before, after):
-                    before = after
-                    result = builder.build()
-                    self.results.append(result)
-                    broadcaster.publish(result)
-
-        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread = threading.Thread(
+            target=watch, args=(self.src, self.builder, broadcaster, self.stop),
+            kwargs={"results": self.results, "before": before, "log": lambda _: None},
+            daemon=True)
         self._thread.start()
         return url
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self._thread.join(timeout=TIMEOUT_S)
+        self.builder.close()
         self._serving.__exit__(None, None, None)
 
 

@@ -18,7 +18,8 @@ What this module does, all through documented hooks:
   matrix, publication lists of person and area pages, BibTeX, related papers) are excluded
   with Pagefind's ``--exclude-selectors``; paper pages mark their authors and venue with
   ``data-pagefind-weight`` (``papers.py``).
-- ``build-finished``: Pagefind indexes the output folder into ``pagefind/``, skipped when no
+- ``build-finished``: Pagefind indexes the output folder into ``pagefind/`` (``labhandbook serve``
+  runs it after the browser has reloaded: ``DEFER_ATTR``), skipped when no
   HTML file changed since the last index.
 - Templates (``templates_path``, ``!layout.html`` / ``!search.html``): pages other than the
   search page no longer load ``searchindex.js``; the search page runs Pagefind
@@ -33,6 +34,8 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 BUNDLE = "pagefind"  #: folder of the index in the output
 STATE_FILE = "labhandbook-search.json"
+#: An application attribute: a list there collects the build's Pagefind run instead of running it.
+DEFER_ATTR = "labhandbook_search_later"
 TEMPLATES = Path(__file__).parent / "html"
 
 #: What a result says it is (the ``kind`` meta of a page).
@@ -192,40 +197,79 @@ def _html_state(outdir: Path) -> str:
     return fingerprint(stats)
 
 
-def build_index(app: Sphinx, exception: Exception | None) -> None:
-    """Index the written site with Pagefind, unless no HTML file changed since last time."""
-    if exception is not None or app.builder.format != "html" or app.builder.name != "html":
-        return
+@dataclass
+class IndexJob:
+    """One Pagefind run over an output folder, startable later (``labhandbook serve`` runs it
+    after the browser has reloaded, and stops it when the next save comes)."""
+
+    outdir: Path
+    state: Path
+    cmd: list[str]
+    current: str = ""
+
+    def needed(self) -> bool:
+        """Whether an indexed HTML file changed since the last index (or there is none)."""
+        self.current = fingerprint(_html_state(self.outdir), self.cmd[1:], _CODE)
+        try:
+            saved = json.loads(self.state.read_text(encoding="utf-8")).get("html")
+        except (OSError, ValueError, AttributeError):
+            saved = None
+        return saved != self.current or not (self.outdir / BUNDLE / "pagefind.js").is_file()
+
+    def run(self, started: Callable[[subprocess.Popen[str]], None] | None = None) -> str | None:
+        """Index afresh; ``None`` when done, else why not. ``started`` gets the process (to
+        stop it); a stopped run records nothing, so the next build indexes again."""
+        start = time.perf_counter()
+        # Pagefind names its files by content and leaves older ones: start afresh, so that an
+        # incremental build leaves the same files as a clean one.
+        shutil.rmtree(self.outdir / BUNDLE, ignore_errors=True)
+        proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        if started is not None:
+            started(proc)
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            last = (stderr.strip() or stdout.strip() or "no output").splitlines()[-1]
+            return f"pagefind exited with {proc.returncode}: {last}"
+        seconds = time.perf_counter() - start
+        self.state.write_text(json.dumps({"html": self.current, "seconds": round(seconds, 3)}),
+                              encoding="utf-8")
+        return None
+
+
+def index_job(app: Sphinx) -> IndexJob | None:
+    """The Pagefind run of this build (``None`` when the binary is missing: warned)."""
     outdir = Path(app.outdir)
     cmd = pagefind_command(outdir)
     if cmd is None:
         logger.warning("the search index was not built: the pagefind binary is missing — "
                        "reinstall the handbook's dependencies (`make venv`, `pip install .`)",
                        type="labhandbook", subtype="search")
+        return None
+    return IndexJob(outdir, Path(app.doctreedir, STATE_FILE), cmd)
+
+
+def build_index(app: Sphinx, exception: Exception | None) -> None:
+    """Index the written site with Pagefind, unless no HTML file changed since last time. When
+    the application holds a list under ``DEFER_ATTR`` (``labhandbook serve``), the run is
+    appended to it instead, for the caller to start once the pages are shown."""
+    if exception is not None or app.builder.format != "html" or app.builder.name != "html":
         return
-    state = Path(app.doctreedir, STATE_FILE)
-    current = fingerprint(_html_state(outdir), cmd[1:], _CODE)
-    try:
-        saved = json.loads(state.read_text(encoding="utf-8")).get("html")
-    except (OSError, ValueError, AttributeError):
-        saved = None
-    if saved == current and (outdir / BUNDLE / "pagefind.js").is_file():
+    job = index_job(app)
+    later = app.__dict__.get(DEFER_ATTR)
+    if job is not None and isinstance(later, list):
+        later.append(job)  # the caller asks job.needed() when it runs it
+        return
+    if job is None or not job.needed():
         return
     logger.info("indexing the site for search (pagefind)... ", nonl=True)
     start = time.perf_counter()
-    # Pagefind names its files by content and leaves older ones: start afresh, so that an
-    # incremental build leaves the same files as a clean one.
-    shutil.rmtree(outdir / BUNDLE, ignore_errors=True)
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    if run.returncode != 0:
-        last = (run.stderr.strip() or run.stdout.strip() or "no output").splitlines()[-1]
-        logger.warning("the search index was not built: pagefind exited with %d: %s",
-                       run.returncode, last, type="labhandbook", subtype="search")
+    problem = job.run()
+    if problem is not None:
+        logger.warning("the search index was not built: %s", problem, type="labhandbook",
+                       subtype="search")
         return
-    seconds = time.perf_counter() - start
-    logger.info("done in %.1f s", seconds)
-    state.write_text(json.dumps({"html": current, "seconds": round(seconds, 3)}),
-                     encoding="utf-8")
+    logger.info("done in %.1f s", time.perf_counter() - start)
 
 
 def _templates(app: Sphinx, config: Config) -> None:

@@ -4,10 +4,12 @@
 starts, imports Sphinx, docutils, MyST, pybtex and the theme, and loads the pickled environment
 before one page is rendered. Here one process does all of that once:
 
-* **Builds** use Sphinx's documented application API: one :class:`~sphinx.application.Sphinx`
-  per build (``Sphinx(...).build()``, exactly what ``sphinx-build`` runs, with the same
-  settings as ``make html``: same output and doctree folders, ``-n``), in this process, so
-  imports, templates and the theme are loaded once. The output is what ``make html`` writes.
+* **Builds** use Sphinx's documented application API with the settings of ``make html``
+  (same output and doctree folders, ``-n``), in this process, so imports, templates and the
+  theme are loaded once. After a save of existing pages or .bib files the same application
+  builds again, its environment still loaded (:class:`Builder`); anything else (``conf.py``,
+  a file added or removed, templates) gets a new application. The output is what
+  ``make html`` writes; the search index follows in the background once the page reloaded.
 * **Saves** are noticed by polling the sources' modification times (standard library only;
   a few hundred files stat in about a millisecond).
 * **The browser reloads itself**: pages are served with a small script added on the fly (the
@@ -28,7 +30,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from http import HTTPStatus
@@ -163,8 +165,90 @@ class TemplateCache:
             environment.bytecode_cache = self.cache
 
 
+#: Modules whose ``builder-inited`` handlers read the sources (front matter, .bib files): a
+#: warm application runs them again before each build (see :meth:`Builder._refresh`).
+SOURCE_READERS = ("labhandbook.", "sphinxcontrib.bibtex")
+#: Files a warm application rebuilds after; any other change (``conf.py``, templates, static
+#: files, images) gets a new application, as ``make html`` would start one.
+WARM_SUFFIXES = frozenset({".md", ".rst", ".bib"})
+
+
+def source_readers(app: Any) -> list[Callable[[Any], None]] | None:
+    """The ``builder-inited`` handlers of :data:`SOURCE_READERS`, in Sphinx's order (priority,
+    then connection order).
+
+    Adapter: reads the listener table of Sphinx's event manager (``app.events.listeners``,
+    entries with ``handler`` and ``priority``); if a Sphinx release renames it, this returns
+    ``None`` and every build gets a new application (correct, only slower).
+    """
+    listeners = getattr(getattr(app, "events", None), "listeners", None)
+    if not isinstance(listeners, dict):
+        return None
+    try:
+        ordered = sorted(listeners.get("builder-inited", []), key=lambda lst: lst.priority)
+        return [lst.handler for lst in ordered
+                if getattr(lst.handler, "__module__", "").startswith(SOURCE_READERS)]
+    except AttributeError:
+        return None
+
+
+def asset_marks(app: Any) -> tuple[int, int] | None:
+    """How many scripts and stylesheets the application has registered before its first
+    build: what :func:`reset_between_builds` goes back to. ``None`` when Sphinx keeps its
+    state elsewhere than :func:`reset_between_builds` knows (then every build gets a new
+    application: correct, only slower)."""
+    registry, env = getattr(app, "registry", None), getattr(app, "env", None)
+    scripts, sheets = getattr(registry, "js_files", None), getattr(registry, "css_files", None)
+    builder = getattr(app, "builder", None)
+    if (not isinstance(scripts, list) or not isinstance(sheets, list)
+            or not callable(getattr(builder, "init_js_files", None))
+            or not callable(getattr(builder, "init_css_files", None))
+            or not isinstance(getattr(env, "_pickled_doctree_cache", None), dict)):
+        return None
+    return len(scripts), len(sheets)
+
+
+def reset_between_builds(app: Any, marks: tuple[int, int]) -> None:
+    """What a build leaves in the application that the next build must not see.
+
+    Adapter over Sphinx internals (checked by :func:`asset_marks`; the differential test of
+    ``tests/test_serve.py`` fails when a Sphinx upgrade adds another):
+
+    * doctrees read from disk are cached in ``env._pickled_doctree_cache``, and the root
+      document in the ``env.master_doctree`` cached property: a page re-read since would be
+      resolved from its old doctree (``sphinx.testing``'s application clears the cache before
+      each build for the same reason);
+    * ``app.add_js_file`` from an ``html-page-context`` handler (the theme adds
+      ``DOCUMENTATION_OPTIONS.pagename = ...`` to each page, our search page its script) also
+      appends to the component registry (``app.registry.js_files``), whose files the HTML
+      builder's ``prepare_writing`` adds to every page of the next build: the lists are cut
+      back and the builder's ``init_css_files``/``init_js_files`` (what its ``init`` calls)
+      run again.
+    """
+    app.env._pickled_doctree_cache.clear()
+    app.env.__dict__.pop("master_doctree", None)
+    del app.registry.js_files[marks[0]:]
+    del app.registry.css_files[marks[1]:]
+    app.builder.init_css_files()
+    app.builder.init_js_files()
+
+
 class Builder:
-    """Builds the handbook in this process, as ``make html`` does, one build at a time."""
+    """Builds the handbook in this process, as ``make html`` does, one build at a time.
+
+    The first build, and any build after a change of anything but an existing page or .bib
+    file, creates a :class:`~sphinx.application.Sphinx` application (``sphinx-build``'s
+    settings). After a save of existing pages or .bib files, the same application builds
+    again (``app.build()``, as Sphinx's own tests rebuild one application): the environment
+    stays loaded, and the handlers that read the sources at ``builder-inited`` (the registry,
+    the BibTeX checks, sphinxcontrib-bibtex's parse, the library) run again first. The output
+    is a clean build's (``tests/test_serve.py`` compares them over a random edit sequence).
+
+    The Pagefind index is not made during the build (:data:`labhandbook.search.DEFER_ATTR`):
+    :meth:`index_later` runs it in the background once the page has reloaded, and the next
+    build stops it if a save comes first. Use as a context manager (or call :meth:`close`):
+    a warm application keeps Sphinx's docutils registrations open between builds.
+    """
 
     def __init__(self, srcdir: Path, outdir: Path, doctreedir: Path, *,
                  nitpicky: bool = True, log: Callable[[str], None] = print) -> None:
@@ -174,36 +258,155 @@ class Builder:
         self.count = 0
         self.lock = threading.Lock()
         self.templates = TemplateCache()
+        self._app: Any = None
+        self._readers: list[Callable[[Any], None]] = []
+        self._marks: tuple[int, int] | None = None
+        self._scope: contextlib.ExitStack | None = None
+        self._streams = (io.StringIO(), io.StringIO())
+        self._pending: list[Any] = []  #: Pagefind runs the last build left to do
+        self._indexing: tuple[threading.Thread, list[Any]] | None = None
+        self.warm_builds = 0  #: builds that reused the application
 
-    def build(self) -> BuildResult:
+    def __enter__(self) -> Builder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop a background index and let the application go."""
+        self._stop_indexing()
+        self._drop_app()
+
+    def _drop_app(self) -> None:
+        self._app = None
+        if self._scope is not None:
+            self._scope.close()
+            self._scope = None
+
+    def _new_app(self) -> Any:
         from sphinx.application import Sphinx
         from sphinx.util.docutils import docutils_namespace, patch_docutils
 
+        from .search import DEFER_ATTR
+
+        self._drop_app()
+        self._streams = status, warnings = io.StringIO(), io.StringIO()
+        scope = contextlib.ExitStack()
+        scope.enter_context(patch_docutils(self.srcdir))
+        scope.enter_context(docutils_namespace())
+        self._scope = scope
+        app = Sphinx(self.srcdir, self.srcdir, self.outdir, self.doctreedir, "html",
+                     confoverrides=dict(self.overrides), status=status, warning=warnings,
+                     freshenv=False, keep_going=True, verbosity=0)
+        self.templates.attach(app)
+        app.__dict__[DEFER_ATTR] = self._pending
+        self._marks = asset_marks(app)
+        return app
+
+    def _warm_app(self, edited: Collection[str] | None) -> Any:
+        """The application of the last build, refreshed, when ``edited`` (files saved in
+        place) allows it; else ``None``."""
+        from sphinx.environment import CONFIG_OK
+
+        from .sources import Sources, decide, get_sources
+
+        app = self._app
+        if app is None or edited is None or not self._readers or self._marks is None:
+            return None
+        if app.env.config_status != CONFIG_OK or get_sources(app.config) != Sources():
+            return None  # a new configuration, or files left out: sources.py decides afresh
+        bibs = set(app.config.bibtex_bibfiles)
+        for name in edited:
+            path = Path(name)
+            if path.suffix not in WARM_SUFFIXES or path.is_symlink() or not path.is_file():
+                return None
+            rel = path.relative_to(self.srcdir).as_posix() if path.is_absolute() else name
+            if path.suffix == ".bib" and rel not in bibs:
+                return None
+            if path.suffix != ".bib" and app.env.path2doc(str(path)) not in app.env.found_docs:
+                return None
+        # What config-inited decided from the files must still hold, or Sphinx would see a
+        # new configuration: a page that is no longer UTF-8, a .bib pybtex cannot read.
+        if decide(app, app.config, list(app.config.bibtex_bibfiles)) != Sources():
+            return None
+        for stream in self._streams:
+            stream.seek(0)
+            stream.truncate()
+        app.statuscode = 0
+        reset_between_builds(app, self._marks)
+        for reader in self._readers:
+            reader(app)
+        return app
+
+    def build(self, edited: Collection[str] | None = None) -> BuildResult:
+        """Build; ``edited``: the files saved in place since the last build (absolute paths),
+        ``None`` when unknown or when files were added or removed."""
         with self.lock:
+            self._stop_indexing()
             self.count += 1
-            status, warnings = io.StringIO(), io.StringIO()
             start, cpu = time.perf_counter(), time.process_time()
             problems: list[Problem] = []
+            failed = True
             try:
-                with patch_docutils(self.srcdir), docutils_namespace():
-                    app = Sphinx(self.srcdir, self.srcdir, self.outdir, self.doctreedir, "html",
-                                 confoverrides=dict(self.overrides), status=status,
-                                 warning=warnings, freshenv=False, keep_going=True,
-                                 verbosity=0)
-                    self.templates.attach(app)
-                    app.build()
-                    failed = app.statuscode != 0
+                app = self._warm_app(edited)
+                if app is None:
+                    app = self._new_app()
+                else:
+                    self.warm_builds += 1
+                app.build()
+                failed = app.statuscode != 0
+                self._app, self._readers = app, source_readers(app) or []
             except Exception as err:  # noqa: BLE001 - any failure is shown, the server goes on
-                failed = True
-                # A failure before ``build-finished`` leaves the heap that process.py froze at
-                # ``builder-inited`` frozen; this process lives on, so give it back.
+                self._drop_app()  # Sphinx deleted the environment: the next build starts anew
+                self._pending.clear()
+                # A failure before ``build-finished`` leaves the heap that process.py froze
+                # frozen; this process lives on, so give it back.
                 gc.unfreeze()
                 where = _location(err, self.srcdir)
                 problems.append(Problem(where[0], where[1], f"{type(err).__name__}: {err}"))
-            problems = parse_problems(warnings.getvalue(), self.srcdir) + problems
+            problems = parse_problems(self._streams[1].getvalue(), self.srcdir) + problems
             seconds = time.perf_counter() - start
             ok = not failed and not problems
             return BuildResult(self.count, ok, seconds, problems, time.process_time() - cpu)
+
+    def index_later(self) -> None:
+        """Start the Pagefind run the last build left (a background thread); the next build
+        stops it first. Its failures are logged."""
+        with self.lock:
+            jobs, self._pending[:] = list(self._pending), []
+            if not jobs:
+                return
+            procs: list[Any] = []
+
+            def run() -> None:
+                for job in jobs:
+                    if not job.needed():
+                        continue
+                    problem = job.run(started=procs.append)
+                    if problem is not None and not getattr(procs[-1], "stopped", False):
+                        self.log(f"search index not built: {problem}")
+
+            thread = threading.Thread(target=run, name="labhandbook-index", daemon=True)
+            self._indexing = (thread, procs)
+            thread.start()
+
+    def wait_for_index(self, timeout: float | None = None) -> None:
+        """Until the background index is written (tests, benchmarks)."""
+        if self._indexing is not None:
+            self._indexing[0].join(timeout)
+
+    def _stop_indexing(self) -> None:
+        if self._indexing is None:
+            return
+        thread, procs = self._indexing
+        self._indexing = None
+        while thread.is_alive():
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.stopped = True
+                    proc.terminate()
+            thread.join(0.05)
 
 
 def _location(err: BaseException, srcdir: Path) -> tuple[str, int | None]:
@@ -244,6 +447,14 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def changes(before: dict[str, tuple[int, int]],
             after: dict[str, tuple[int, int]]) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def edited_in_place(before: dict[str, tuple[int, int]],
+                    after: dict[str, tuple[int, int]]) -> list[str] | None:
+    """The files that changed, when every one of them was saved in place (none added or
+    removed): what :meth:`Builder.build` may rebuild with a warm application."""
+    changed = changes(before, after)
+    return changed if all(c in before and c in after for c in changed) else None
 
 
 # --- serving ------------------------------------------------------------------------------------
@@ -409,39 +620,54 @@ def describe(result: BuildResult) -> str:
     return "\n".join(lines)
 
 
+def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threading.Event, *,
+          poll: float = 0.05, log: Callable[[str], None] = print,
+          results: list[BuildResult] | None = None,
+          before: dict[str, tuple[int, int]] | None = None) -> None:
+    """Rebuild on every save until ``stop`` is set: build, tell the browsers, then index for
+    search in the background. Files saved during a build are picked up by the next look
+    (``before``: the files as the last build saw them)."""
+    before = snapshot(root) if before is None else before
+    builder.index_later()
+    while not stop.wait(poll):
+        after = snapshot(root)
+        changed = changes(before, after)
+        if not changed:
+            continue
+        edited = edited_in_place(before, after)
+        before = after
+        log("changed: " + ", ".join(os.path.relpath(c, root) for c in changed[:5])
+            + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""))
+        result = builder.build(edited)
+        log(describe(result))
+        broadcaster.publish(result)
+        if results is not None:
+            results.append(result)
+        builder.index_later()
+
+
 def serve(root: Path, port: int = 8000, *, builddir: str = "_build", poll: float = 0.05,
           open_browser: bool = False, log: Callable[[str], None] = print,
           stop: threading.Event | None = None) -> int:
     """Build, serve on 127.0.0.1 and rebuild on every save until interrupted."""
     root = root.resolve()
     outdir, doctreedir = root / builddir / "html", root / builddir / "doctrees"
-    builder = Builder(root, outdir, doctreedir, log=log)
     broadcaster = Broadcaster()
-    before = snapshot(root)
-    log("labhandbook serve: building...")
-    result = builder.build()
-    log(describe(result))
-    broadcaster.publish(result)
-    stop = stop or threading.Event()
-    with serving(outdir, broadcaster, port) as url:
-        log(f"Serving {url} (127.0.0.1 only); Ctrl+C stops.")
-        if open_browser:
-            import webbrowser
+    with Builder(root, outdir, doctreedir, log=log) as builder:
+        before = snapshot(root)
+        log("labhandbook serve: building...")
+        result = builder.build()
+        log(describe(result))
+        broadcaster.publish(result)
+        stop = stop or threading.Event()
+        with serving(outdir, broadcaster, port) as url:
+            log(f"Serving {url} (127.0.0.1 only); Ctrl+C stops.")
+            if open_browser:
+                import webbrowser
 
-            webbrowser.open(url)
-        try:
-            while not stop.wait(poll):
-                after = snapshot(root)
-                changed = changes(before, after)
-                if not changed:
-                    continue
-                before = after
-                log("changed: " + ", ".join(os.path.relpath(c, root) for c in changed[:5])
-                    + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""))
-                result = builder.build()
-                log(describe(result))
-                broadcaster.publish(result)
-                # Files saved during the build are picked up by the next comparison.
-        except KeyboardInterrupt:
-            log("stopped")
+                webbrowser.open(url)
+            try:
+                watch(root, builder, broadcaster, stop, poll=poll, log=log, before=before)
+            except KeyboardInterrupt:
+                log("stopped")
     return 0

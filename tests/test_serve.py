@@ -178,3 +178,42 @@ def test_listens_on_localhost_only(tmp_path: Path) -> None:
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.server_close()
+
+
+def test_warm_builds_equal_clean_builds_over_random_edits(tmp_path: Path) -> None:
+    """The differential test of #16 for the preview: after each random edit of ``editlab``
+    (prose, front matter, BibTeX entries added, moved and retitled, pages and .bib files added
+    and removed, settings), the preview's build (warm when the files were saved in place,
+    new otherwise, search index in the background) leaves exactly a clean build's files."""
+    import random
+
+    from editlab import initial
+    from test_incremental import STEPS, build, differences, edit_sequence, finish
+
+    from labhandbook.serve import edited_in_place
+
+    rng = random.Random(20)
+    src, out, clean = tmp_path / "src", tmp_path / "serve", tmp_path / "clean"
+    lab = initial()
+    lab.write(src)
+    failures = []
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        before = snapshot(src)
+        for step, edit in enumerate(edit_sequence(rng, max(STEPS, 12)), 1):
+            what = edit(lab, rng)
+            lab.write(src)
+            after = snapshot(src)
+            edited, before = edited_in_place(before, after), after
+            result = builder.build(edited)
+            assert result.ok, (step, what, result.problems)
+            builder.index_later()
+            builder.wait_for_index()
+            shutil.rmtree(clean, ignore_errors=True)
+            finish(build(src, clean, 1), f"step {step} ({what}), clean build")
+            diff = differences(out / "html", clean / "html")
+            if diff:
+                failures.append((step, what, "warm" if edited else "new", diff[:6]))
+        warm = builder.warm_builds
+    assert not failures, failures
+    assert warm >= 3, f"only {warm} builds reused the application: the test misses its point"
