@@ -17,6 +17,10 @@ the page is drawn before they are fetched. Two stay as they are: ``documentation
 ``doctools.js`` (its ``_ready`` is called at once by ``searchtools.js``, which the theme's
 ``extrahead`` block loads without ``defer``). Inline scripts and ``async`` ones are left alone.
 
+The theme's icon fonts (225 KB of Font Awesome) are overridden by subsets holding the glyphs
+the theme and the handbook draw (``labhandbook-icons.css``, see :mod:`labhandbook.icons`);
+glyphs outside them still come from the theme's fonts.
+
 On upgrade: if the theme renames the script or moves it out of the ``css`` block, the script
 comes back (pages get heavier, nothing breaks); ``tests/browser/test_weight.py`` fails then.
 """
@@ -36,6 +40,7 @@ DROPPED_SCRIPT = "scripts/fontawesome.js"
 #: Scripts that inline scripts of the page use at once: they stay blocking.
 BLOCKING = frozenset({"_static/documentation_options.js", "_static/doctools.js"})
 THEMES = frozenset({"sphinx_book_theme", "pydata_sphinx_theme"})
+ICONS_CSS = "labhandbook-icons.css"  #: written by ``python -m labhandbook.icons``
 
 
 def _add_templates(app: Sphinx, config: Config) -> None:
@@ -66,3 +71,5 @@ def setup_assets(app: Sphinx) -> None:
     app.connect("config-inited", _add_templates)
     # Last: scripts that other handlers add to this page are deferred too.
     app.connect("html-page-context", _defer_scripts, priority=900)
+    # After the theme's stylesheet (Sphinx links added files after it): its faces win.
+    app.add_css_file(ICONS_CSS)

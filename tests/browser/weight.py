@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The issue's budget for a first view (#20): at most this many bytes over the wire...
-BUDGET_BYTES = 500_000
-#: ... in at most this many requests (the theme's page: HTML, 7 stylesheets, 12 scripts,
+#: The budget for a first view: the issue (#20) asks for at most 500 KB; the example lab's
+#: pages weigh 148-164 KB since the icon fonts are subsets (labhandbook/icons.py), so more
+#: than 250 KB means something heavy came back...
+BUDGET_BYTES = 250_000
+#: ... in at most this many requests (the theme's page: HTML, 8 stylesheets, 11 scripts,
 #: 2 icon fonts and the favicon; a new one should be a decision, not an accident).
-BUDGET_REQUESTS = 23
+BUDGET_REQUESTS = 22
 #: A mid-range phone, as Lighthouse's mobile run emulates it.
 MOBILE = {"viewport": {"width": 412, "height": 823}, "device_scale_factor": 1.75,
           "is_mobile": True, "has_touch": True}
