@@ -2,24 +2,32 @@
 clean build: pages to write again, and outputs of pages that no longer exist.
 
 Sphinx re-reads changed sources (and :mod:`labhandbook.environment` adds the pages whose
-generated facts changed), but it writes again only those and the pages whose toctree lists
-them. Two things on unchanged pages move all the same:
+generated facts changed), but it writes again only those and their direct parents in the
+toctree. Three things on unchanged pages move all the same:
 
 * the navigation (the theme's sidebar, prev/next links) of every page, when a page is added,
   removed or retitled, or a toctree changes;
+* the toctrees in a page's body, which show section headings of the pages they reach through
+  nested toctrees (the home page shows an area page's headings through the research index);
 * ``{cite}`` links: sphinxcontrib-bibtex numbers the citations of the canonical list
   (``publications.html#idNN``) over the whole list, so one added entry renumbers the others.
 
-Both are handled at ``env-updated`` (a documented event whose return value lists documents to
-write again, without reading them). Outputs of removed pages (HTML, ``_sources`` copy, feeds,
-.bib downloads) are deleted at ``build-finished`` from a manifest of what the last build made.
+All three are handled at ``env-updated`` (a documented event whose return value lists
+documents to write again, without reading them). Outputs of removed pages (HTML, ``_sources``
+copy, feeds, .bib downloads) are deleted at ``build-finished`` from a manifest of what the
+last build made.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+from docutils import nodes
+from docutils.nodes import Node
+from sphinx import addnodes
 
 from .environment import OUTPUTS_ATTR, note_outputs
 from .registry import fingerprint
@@ -30,18 +38,67 @@ if TYPE_CHECKING:
     from sphinxcontrib.bibtex.domain import BibtexDomain
 
 NAV_ATTR = "labhandbook_nav"
+HEADINGS_ATTR = "labhandbook_headings"
 CITES_ATTR = "labhandbook_cite_targets"
 MANIFEST_FILE = "labhandbook-manifest.json"
 
 
 def navigation_digest(env: BuildEnvironment) -> str:
-    """Everything the navigation of a page shows: which pages exist, their titles and the
-    toctrees. Section headings inside pages are left out: sphinx-book-theme's sidebar lists
-    page titles only (``titles_only=True``), and a new year heading on a publication list
-    must not write every page again."""
+    """Everything the navigation of every page shows: which pages exist, their titles and
+    toctrees (entries, captions, options). Section headings are left out: the theme's
+    sidebar lists page titles only (``sbt-sidebar-nav.html``: ``titles_only=True``), and a
+    new year heading on a publication list must not write every page again; the pages whose
+    own toctrees show headings are found by :func:`pages_showing`."""
     titles = [(doc, env.titles[doc].astext()) for doc in sorted(env.titles)]
-    tocs = sorted((doc, list(inc)) for doc, inc in env.toctree_includes.items())
-    return fingerprint(sorted(env.found_docs), titles, tocs)
+    return fingerprint(sorted(env.found_docs), titles,
+                       [(doc, _titles_and_toctrees(env.tocs[doc])) for doc in sorted(env.tocs)])
+
+
+def _titles_and_toctrees(toc: Node) -> list[str]:
+    """What a titles-only toctree shows of a page: its title entries and its toctrees, each
+    with the ``only`` expressions around it (docutils' pseudo-XML: every attribute)."""
+    out = [str(ref) for item in toc.children if isinstance(item, nodes.Element)
+           for ref in item.findall(nodes.reference) if not ref.get("anchorname")]
+    for tree in toc.findall(addnodes.toctree):
+        only = [n["expr"] for n in _ancestors(tree) if isinstance(n, addnodes.only)]
+        out.append(f"{only}{tree}")
+    return out
+
+
+def _ancestors(node: Node) -> Iterator[Node]:
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def heading_digests(env: BuildEnvironment) -> dict[str, str]:
+    """Each page's table of contents as toctrees show it: titles, section headings with their
+    anchors, toctrees."""
+    return {doc: fingerprint(str(env.tocs[doc])) for doc in sorted(env.tocs)}
+
+
+def pages_showing(env: BuildEnvironment, changed: set[str]) -> set[str]:
+    """Pages whose own toctrees show the table of contents of a page in ``changed``: they
+    reach it through toctrees that are not hidden (hidden ones too where a toctree has
+    ``includehidden``). Sphinx writes again only a changed page's direct parents."""
+    include_hidden = any(tree.get("includehidden") for toc in env.tocs.values()
+                         for tree in toc.findall(addnodes.toctree))
+    shown: dict[str, list[str]] = {}
+    for doc, toc in env.tocs.items():
+        shown[doc] = [child for tree in toc.findall(addnodes.toctree)
+                      if include_hidden or not tree.get("hidden")
+                      for child in tree["includefiles"]]
+    out = set()
+    for doc in shown:
+        seen, todo = set(), list(shown[doc])
+        while todo:
+            child = todo.pop()
+            if child not in seen:
+                seen.add(child)
+                todo.extend(shown.get(child, []))
+        if seen & changed:
+            out.add(doc)
+    return out
 
 
 def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
@@ -51,21 +108,31 @@ def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
 
 
 def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """Unchanged pages whose output changes all the same (navigation, citation anchors)."""
+    """Unchanged pages whose output changes all the same (navigation, headings shown by
+    toctrees, citation anchors)."""
     nav = navigation_digest(env)
     old_nav = getattr(env, NAV_ATTR, None)
     setattr(env, NAV_ATTR, nav)
-    if old_nav is not None and old_nav != nav:
-        return sorted(env.found_docs)
+    headings = heading_digests(env)
+    old_headings: dict[str, str] | None = getattr(env, HEADINGS_ATTR, None)
+    setattr(env, HEADINGS_ATTR, headings)
     targets = citation_targets(env)
     old: dict[str, list[str]] = getattr(env, CITES_ATTR, {})
     setattr(env, CITES_ATTR, targets)
+    if old_nav is not None and old_nav != nav:
+        return sorted(env.found_docs)
+    out: set[str] = set()
+    if old_headings is not None:
+        changed = {d for d in set(old_headings) | set(headings)
+                   if old_headings.get(d) != headings.get(d)}
+        if changed:
+            out |= pages_showing(env, changed) & env.found_docs
     moved = {k for k in set(old) | set(targets) if old.get(k) != targets.get(k)}
-    if not moved:
-        return []
-    domain = cast("BibtexDomain", env.get_domain("cite"))
-    return sorted({ref.docname for ref in domain.citation_refs
-                   if ref.docname in env.found_docs and moved & {t.key for t in ref.targets}})
+    if moved:
+        domain = cast("BibtexDomain", env.get_domain("cite"))
+        out |= {ref.docname for ref in domain.citation_refs
+                if ref.docname in env.found_docs and moved & {t.key for t in ref.targets}}
+    return sorted(out)
 
 
 # --- outputs of pages that no longer exist ------------------------------------------------

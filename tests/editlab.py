@@ -3,8 +3,9 @@
 ``Lab`` holds people, areas, BibTeX files and settings; ``write`` turns it into a handbook and
 touches only the files whose text changed (so Sphinx sees exactly the edit). ``EDITS`` are the
 ordinary contributions of a lab: person fields, people and areas added and removed, area titles,
-BibTeX entries added, moved between files, removed and retitled, a .bib file deleted, news items
-and ``conf.py`` settings. Every edit keeps the lab valid: the builds must not warn.
+section headings, BibTeX entries added, moved between files, removed and retitled, a .bib file
+deleted, news items and ``conf.py`` settings. Every edit keeps the lab valid: the builds must not
+warn.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Lab:
     bibs: dict[str, list[Entry]] = field(default_factory=dict)  #: file name -> entries
     settings: dict[str, str] = field(default_factory=dict)  #: conf.py assignments
     index_cites: list[str] = field(default_factory=list)
+    #: page ("people/x", "research/y") -> its section headings (``##``)
+    headings: dict[str, list[str]] = field(default_factory=dict)
     counter: int = 0
 
     # --- queries ---------------------------------------------------------------------------
@@ -80,19 +83,25 @@ class Lab:
             "news.md": "# News\n\n```{news}\n```\n",
             "people/index.md": ("# People\n\n```{people-directory}\n```\n\n```{toctree}\n"
                                 ":hidden:\n:glob:\n\n*\n```\n"),
+            # Not hidden: the home page's toctree shows the areas' section headings too.
             "research/index.md": ("# Research\n\n```{research-areas}\n```\n\n```{toctree}\n"
-                                  ":hidden:\n:glob:\n\n*\n```\n"),
+                                  ":glob:\n\n*\n```\n"),
         }
         for slug, fm in self.people.items():
             body = "".join(f"See {{cite:t}}`{k}`.\n" for k in self.cites.get(slug, []))
             out[f"people/{slug}.md"] = (f"---\n{json.dumps(fm, ensure_ascii=False)}\n---\n"
-                                        f"# {fm['name']}\n\nProse about {slug}.\n{body}")
+                                        f"# {fm['name']}\n\nProse about {slug}.\n{body}"
+                                        f"{self.sections(f'people/{slug}')}")
         for slug, fm in self.areas.items():
             out[f"research/{slug}.md"] = (f"---\n{json.dumps(fm, ensure_ascii=False)}\n---\n"
-                                          f"# {fm['title']}\n\nArea prose.\n")
+                                          f"# {fm['title']}\n\nArea prose.\n"
+                                          f"{self.sections(f'research/{slug}')}")
         for name, entries in self.bibs.items():
             out[f"bib/{name}"] = "\n".join(e.bibtex() for e in entries)
         return out
+
+    def sections(self, page: str) -> str:
+        return "".join(f"\n## {h}\n\nMore prose.\n" for h in self.headings.get(page, []))
 
     def write(self, root: Path) -> None:
         """Write the lab under ``root``: changed files rewritten, vanished files deleted."""
@@ -191,6 +200,7 @@ def remove_person(lab: Lab, rng: random.Random) -> str:
     slug = rng.choice(sorted(lab.people))
     del lab.people[slug]
     lab.cites.pop(slug, None)
+    lab.headings.pop(f"people/{slug}", None)
     return f"remove person {slug}"
 
 
@@ -207,6 +217,7 @@ def remove_area(lab: Lab, rng: random.Random) -> str:
         return add_area(lab, rng)
     slug = rng.choice(sorted(lab.areas))
     gone = set(lab.areas.pop(slug)["keywords"])
+    lab.headings.pop(f"research/{slug}", None)
     for entries in lab.bibs.values():  # an entry's keywords must belong to an area
         for entry in entries:
             entry.keywords = [k for k in entry.keywords if k not in gone]
@@ -220,6 +231,23 @@ def area_title(lab: Lab, rng: random.Random) -> str:
     slug = rng.choice(sorted(lab.areas))
     lab.areas[slug]["title"] = f"{rng.choice(TOPICS)} and {rng.choice(TOPICS)}"
     return f"area {slug}: title"
+
+
+def section_heading(lab: Lab, rng: random.Random) -> str:
+    """A section heading added, renamed or removed on a person or area page (toctrees that
+    reach the page show it; the theme's sidebar shows page titles only)."""
+    page = rng.choice([f"research/{s}" for s in sorted(lab.areas)]
+                      + [f"people/{s}" for s in sorted(lab.people)])
+    headings = lab.headings.setdefault(page, [])
+    what = rng.choice(["add", "rename", "remove"] if headings else ["add"])
+    text = f"{rng.choice(TOPICS)} {rng.choice(['methods', 'results', 'data', 'history'])}"
+    if what == "add":
+        headings.insert(rng.randint(0, len(headings)), lab.fresh(text + " "))
+    elif what == "rename":
+        headings[rng.randrange(len(headings))] = lab.fresh(text + " ")
+    else:
+        headings.pop(rng.randrange(len(headings)))
+    return f"{page}: heading {what}"
 
 
 def add_entry(lab: Lab, rng: random.Random) -> str:
@@ -319,5 +347,5 @@ def setting(lab: Lab, rng: random.Random) -> str:
 
 
 EDITS: list[Edit] = [person_field, person_field, add_person, remove_person, add_area,
-                     remove_area, area_title, add_entry, add_entry, remove_entry, move_entry,
-                     retitle_entry, delete_bib, news_item, setting]
+                     remove_area, area_title, section_heading, add_entry, add_entry, remove_entry,
+                     move_entry, retitle_entry, delete_bib, news_item, setting]

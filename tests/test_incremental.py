@@ -214,6 +214,35 @@ def test_every_page_gets_the_new_navigation_when_a_page_is_added(tmp_path: Path)
     assert differences(inc, clean) == []
 
 
+def test_a_new_section_heading_reaches_every_toctree_that_shows_it(tmp_path: Path) -> None:
+    """The home page's toctree shows the section headings of area pages (through the research
+    index's toctree): Sphinx writes again only the direct parent of a changed page."""
+    lab = initial()
+    src, inc, clean = tmp_path / "src", tmp_path / "inc", tmp_path / "clean"
+    lab.write(src)
+    finish(build(src, inc, 1), "first build")
+    lab.headings["research/molecules"] = ["Binding sites"]
+    lab.write(src)
+    procs = build(src, inc, 1), build(src, clean, 1)
+    finish(procs[0], "incremental build")
+    finish(procs[1], "clean build")
+    assert "research/molecules.html#binding-sites" in (clean / "html/index.html").read_text(
+        encoding="utf-8")
+    assert differences(inc / "html", clean / "html") == []
+
+
+def test_every_sidebar_follows_a_new_toctree_caption(tmp_path: Path) -> None:
+    """The sidebar of every page shows the captions of the home page's toctree."""
+    def edit(src: Path) -> None:
+        page = src / "index.md"
+        page.write_text(page.read_text(encoding="utf-8").replace(
+            "```{toctree}\n", "```{toctree}\n:caption: The lab\n"), encoding="utf-8")
+
+    inc, clean, _ = two_builds(tmp_path, edit)
+    assert "The lab" in (clean / "research/molecules.html").read_text(encoding="utf-8")
+    assert differences(inc, clean) == []
+
+
 def test_outputs_of_a_removed_person_are_removed(tmp_path: Path) -> None:
     gone = ["people/jorg-muller.html", "people/jorg-muller.atom",
             "_downloads/bib/jorg-muller.bib", "_sources/people/jorg-muller.md.txt"]
@@ -313,8 +342,16 @@ def test_paper_pages_go_through_other_extensions_and_titles_are_escaped(tmp_path
         f"\n  year = {{2020}},\n  keywords = {{nmt}},\n}}\n" for i in range(30))
     (src / "bib/c.bib").write_text(entries, encoding="utf-8")
     conf = src / "conf.py"
-    conf.write_text(conf.read_text() + RECORDER, encoding="utf-8")
+    conf.write_text(conf.read_text() + 'templates_path = ["_templates"]\n' + RECORDER,
+                    encoding="utf-8")
+    (src / "_templates").mkdir()  # a lab's layout with breadcrumbs: prints the title as given
+    (src / "_templates/layout.html").write_text(
+        '{% extends "!layout.html" %}\n{% block docs_body %}'
+        '<p class="crumb">{{ title }}</p>{{ super() }}{% endblock %}\n', encoding="utf-8")
     finish(build(src, tmp_path / "out", 2), "build")
+    page = (tmp_path / "out/html/papers/bulk07.html").read_text(encoding="utf-8")
+    assert '<p class="crumb">Study 7 of &lt;b&gt;x&lt;/b&gt; &amp; y</p>' in page
+    assert "<b>x</b>" not in page
     seen = json.loads((tmp_path / "out/html/seen.json").read_text())
     papers = {k: v for k, v in seen.items() if k.startswith("papers/")}
     assert papers["papers/bulk07"] == "Study 7 of &lt;b&gt;x&lt;/b&gt; &amp; y"
