@@ -2,8 +2,9 @@
 
 :func:`check_library` is shared by ``labhandbook check`` and the Sphinx build, so a mistake reads
 the same wherever it is found. It reads the files itself (never writes), parses them with
-pybtex's low-level parser (the parser the build uses) while recording the line of every entry
-and field, and then checks each entry against the registry of people and research areas.
+pybtex's grammar (the build's) through the located reader of :mod:`labhandbook.bibreader`,
+which records the line of every entry and field, and then checks each entry against the
+registry of people and research areas.
 
 It has no Sphinx code and no side effects: pybtex's global error mode is left alone (errors are
 collected by the parser instance), and nothing is cached between calls.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +21,13 @@ from pathlib import Path
 import pybtex.errors
 from pybtex.bibtex.utils import split_name_list
 from pybtex.database import Person
-from pybtex.database.input.bibtex import LowLevelParser, UndefinedMacro, month_names
+from pybtex.database.input.bibtex import UndefinedMacro, month_names
 from pybtex.exceptions import PybtexError
 from pybtex.scanner import PrematureEOF, PybtexSyntaxError, TokenRequired
 from pybtex.textutils import normalize_whitespace
 from pybtex.utils import CaseInsensitiveDict
 
+from . import bibreader
 from .config import LabConfig
 from .library import (
     ALIASES,
@@ -103,6 +104,7 @@ EQUALCONTRIB_RE = re.compile(r"^\d+(?:\s*,\s*\d+)*$")
 FIELD_START_RE = re.compile(r"^\s*([A-Za-z][\w.:+-]*)\s*=", re.MULTILINE)
 ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
+_BRACES = re.compile(r"[{}]")
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
 #: A key is the address of its paper's page (papers/<key>.html): letters, digits, ``_.:+-``,
 #: and ``/`` between parts (DBLP keys); never a quote, ``<``, ``#``, ``..`` or a space.
@@ -129,39 +131,6 @@ class BibEntry:
         return f"`{self.key}`"
 
 
-class _Parser(LowLevelParser):
-    """pybtex's BibTeX parser, recording lines and collecting (not raising) its errors."""
-
-    def __init__(self, text: str, macros: CaseInsensitiveDict) -> None:
-        super().__init__(text, macros=macros)
-        self.errors: list[_Error] = []
-        self.entry_line = 1
-        self.entry_end = 0
-        self.entry_errors = 0
-        self.field_lines: list[tuple[str, int]] = []
-
-    def handle_error(self, error: PybtexError) -> None:  # type: ignore[override]
-        self.errors.append((error, self.current_entry_key, self.current_field_name,
-                            getattr(error, "lineno", None) or self.lineno,
-                            self.command_start or 0))
-
-    def parse_command(self):  # type: ignore[no-untyped-def]
-        self.entry_line = self.lineno
-        self.field_lines = []
-        before = len(self.errors)
-        result = super().parse_command()
-        self.entry_errors = len(self.errors) - before
-        self.entry_end = self.pos
-        return result
-
-    def parse_field(self) -> None:
-        self.eat_whitespace()
-        line = self.lineno
-        super().parse_field()
-        if self.current_field_name:
-            self.field_lines.append((self.current_field_name.lower(), line))
-
-
 @dataclass
 class Library:
     """What reading ``bib/*.bib`` found: the entries and the problems of reading them."""
@@ -179,174 +148,6 @@ def read_library(root: Path, config: LabConfig) -> Library:
     for rel in lib.files:
         _read_file(root, rel, macros, lib, names)
     return lib
-
-
-@dataclass
-class _Command:
-    """One ``@...{...}`` of a file: an entry, ``@string`` or ``@preamble``."""
-
-    kind: str  #: lower case: "article", "string", ...
-    key: str | None
-    fields: list[tuple[str, str, int]]  #: (name as written, value, line)
-    start: int  #: offset of the "@"
-    line: int
-    end: int  #: offset after the closing brace
-    failed: bool = False  #: pybtex reported an error inside it
-    gap_ok: bool = True  #: no error between its end and the next command
-
-
-_Error = tuple[PybtexError, "str | None", "str | None", int, int]
-
-
-def _pybtex_parse(text: str, macros: CaseInsensitiveDict) -> tuple[list[_Command], list[_Error]]:
-    """Parse with pybtex's own parser (the build's), collecting its errors."""
-    parser = _Parser(text, macros)
-    commands = []
-    errors_before = 0
-    for command, body in parser:
-        kind = command.lower()
-        start = parser.command_start
-        failed = parser.entry_errors > 0
-        between = len(parser.errors) - parser.entry_errors > errors_before
-        errors_before = len(parser.errors)
-        if kind == "string" or kind == "preamble":
-            key, fields = None, []
-        else:
-            key, raw_fields = body
-            lines = _non_empty(parser.field_lines, raw_fields)
-            fields = [(name, "".join(parts), line)
-                      for (name, parts), (_, line) in zip(raw_fields, lines, strict=False)]
-        if between and commands:
-            commands[-1].gap_ok = False  # an error between two commands: do not judge the gap
-        commands.append(_Command(kind, key, fields, start, parser.entry_line, parser.entry_end,
-                                 failed))
-    if commands and len(parser.errors) > errors_before:
-        commands[-1].gap_ok = False
-    return commands, parser.errors
-
-
-_WS = re.compile(r"\s*")
-_NAME_CHARS = r"A-Za-z@!$&*+\-./:;<>?\[\\\]^_`|~\x7f"
-_NAME = re.compile(rf"[{_NAME_CHARS}][{_NAME_CHARS}0-9]*")
-_KEY = re.compile(r"[^\s,}]+")
-_NUMBER = re.compile(r"[0-9]+")
-_BRACES = re.compile(r"[{}]")
-_QUOTE_BRACES = re.compile(r'["{}]')
-
-
-class _Irregular(Exception):
-    """The fast parser met something it leaves to pybtex."""
-
-
-def _fast_parse(text: str, macros: CaseInsensitiveDict) -> list[_Command] | None:
-    """The same result as :func:`_pybtex_parse` for a well-formed file, ~5x faster.
-
-    It follows pybtex's grammar (``@`` starts a command anywhere outside one, ``@comment{``
-    skips only its own name, values are ``{...}``, ``"..."``, numbers or @string names joined by
-    ``#``) and gives up, returning ``None``, at the first thing pybtex would report or that it
-    does not handle (``@entry(...)``); the file is then parsed by pybtex.
-    """
-    newlines = [m.start() for m in re.finditer("\n", text)]
-    n = len(text)
-    ws = _WS.match
-    find = text.find
-    commands: list[_Command] = []
-
-    def line_at(pos: int) -> int:
-        return bisect_left(newlines, pos) + 1
-
-    def expect(pos: int, char: str) -> int:
-        pos = ws(text, pos).end()
-        if pos >= n or text[pos] != char:
-            raise _Irregular
-        return pos + 1
-
-    def braced(pos: int, quoted: bool) -> tuple[str, int]:
-        depth = 0
-        for m in (_QUOTE_BRACES if quoted else _BRACES).finditer(text, pos):
-            char = m.group()
-            if char == "{":
-                depth += 1
-                if depth > 100:
-                    raise _Irregular  # pybtex: too many nested braces
-            elif char == "}":
-                if depth == 0:
-                    if quoted:
-                        raise _Irregular  # pybtex: unbalanced braces
-                    return text[pos : m.start()], m.end()
-                depth -= 1
-            elif depth == 0:  # the closing quote
-                return text[pos : m.start()], m.end()
-        raise _Irregular  # premature end of file
-
-    def value(pos: int) -> tuple[str, int]:
-        parts = []
-        while True:
-            pos = ws(text, pos).end()
-            char = text[pos] if pos < n else ""
-            if char == "{" or char == '"':
-                part, pos = braced(pos + 1, char == '"')
-            else:
-                m = _NUMBER.match(text, pos) or _NAME.match(text, pos)
-                if m is None:
-                    raise _Irregular
-                part, pos = m.group(), m.end()
-                if not part[0].isdigit():
-                    if part not in macros:
-                        raise _Irregular  # pybtex: undefined string
-                    part = macros[part]
-            parts.append(part)
-            after = ws(text, pos).end()
-            if after < n and text[after] == "#":
-                pos = after + 1
-                continue
-            return "".join(parts), pos
-
-    pos = 0
-    try:
-        while True:
-            at = find("@", pos)
-            if at < 0:
-                return commands
-            m = _NAME.match(text, ws(text, at + 1).end())
-            if m is None:
-                raise _Irregular
-            kind = m.group().lower()
-            pos = expect(m.end(), "{")
-            if kind == "comment":
-                continue
-            key: str | None = None
-            fields: list[tuple[str, str, int]] = []
-            if kind == "string":
-                m = _NAME.match(text, ws(text, pos).end())
-                if m is None:
-                    raise _Irregular
-                pos = expect(m.end(), "=")
-                macros[m.group()], pos = value(pos)
-            elif kind == "preamble":
-                _, pos = value(pos)
-            else:
-                m = _KEY.match(text, ws(text, pos).end())
-                if m is None:
-                    raise _Irregular
-                key, pos = m.group(), m.end()
-                while True:
-                    pos = ws(text, pos).end()
-                    m = _NAME.match(text, pos)
-                    if m is not None:
-                        field_pos = pos
-                        pos = expect(m.end(), "=")
-                        field_value, pos = value(pos)
-                        fields.append((m.group(), field_value, line_at(field_pos)))
-                        pos = ws(text, pos).end()
-                    if pos < n and text[pos] == ",":
-                        pos += 1
-                        continue
-                    break
-            pos = expect(pos, "}")
-            commands.append(_Command(kind, key, fields, at, line_at(at), pos))
-    except _Irregular:
-        return None
 
 
 def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
@@ -387,13 +188,7 @@ def _read_text(text: str, rel: str, macros: CaseInsensitiveDict, lib: Library,
                names: dict[str, Name | None]) -> None:
     problems = lib.problems
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    saved = CaseInsensitiveDict(macros)
-    commands = _fast_parse(text, macros)
-    errors: list[_Error] = []
-    if commands is None:
-        macros.clear()
-        macros.update(saved)
-        commands, errors = _pybtex_parse(text, macros)
+    commands, errors = bibreader.parse(text, macros)
     count = 0
     for i, cmd in enumerate(commands):
         if cmd.kind in ("string", "preamble"):
@@ -431,19 +226,6 @@ def _read_text(text: str, rel: str, macros: CaseInsensitiveDict, lib: Library,
         problems.append(Problem(rel, 1, "the file holds no BibTeX entries",
                                 "add entries to it, or delete the file", severity="warning",
                                 code="bib.empty"))
-
-
-def _non_empty(field_lines: list[tuple[str, int]], raw_fields: list) -> list[tuple[str, int]]:
-    """The lines of the fields pybtex kept (it drops fields whose value is missing)."""
-    if len(field_lines) == len(raw_fields):
-        return field_lines
-    out, i = [], 0
-    for name, _ in raw_fields:
-        while i < len(field_lines) and field_lines[i][0] != name.lower():
-            i += 1
-        out.append(field_lines[i] if i < len(field_lines) else (name, 0))
-        i += 1
-    return out
 
 
 def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem],

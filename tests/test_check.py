@@ -408,7 +408,7 @@ def test_thousands_of_entries_are_read_without_problems(tmp_path: Path) -> None:
     assert result.entries == 3003
 
 
-# --- the fast parser gives exactly what pybtex gives ---------------------------------------
+# --- tricky syntax and names: the located reader and the name split equal pybtex's ------------
 
 TRICKY_BIB = r"""
 Text before the first entry is a comment, even with = signs.
@@ -429,15 +429,6 @@ Text before the first entry is a comment, even with = signs.
 @misc{empty_value, title = {}, author = {}, year = {2000},
   url = {https://example.org/a%20b?c={d}},}
 """
-TRICKY_NAMES = [
-    "Lovelace, Ada", "Ada Lovelace", "Ada King Lovelace", "de la Vallée Poussin, Charles",
-    "Charles de la Vallée Poussin", "Ludwig van Beethoven", "Davis, Jr., Sammy",
-    "van der Berg, Jan Piet", "Jean-Luc Picard", "Wu, L.", "L. Wu", "Wu", "wu lijun",
-    "Garcia de la Cruz, Maria", "Lijun Wu, Alan Turing", "'t Hooft, Gerard", "Gerard 't Hooft",
-    "O'Brien, Zoë", "Zoë O'Brien", "Müller, Jörg", "  Spaces   Around  ", "Aristotle",
-    "von Neumann, John", "John von Neumann", "Li, Xiao-Ming", "Ng, Andrew Y.",
-    "Andrew Y. Ng", "ALL CAPS NAME", "Name with 42 digit", "Jr., Sammy",
-]
 
 
 def _bib_texts() -> list[tuple[str, str]]:
@@ -447,33 +438,15 @@ def _bib_texts() -> list[tuple[str, str]]:
     return texts
 
 
-@pytest.mark.parametrize(("name", "text"), _bib_texts(), ids=lambda x: x if len(x) < 60 else "")
-def test_fast_parser_equals_pybtex(name: str, text: str) -> None:
-    from pybtex.database.input.bibtex import month_names
-    from pybtex.utils import CaseInsensitiveDict
-
-    from labhandbook.bibcheck import _fast_parse, _pybtex_parse
-
-    text = text.replace("\r\n", "\n")
-    fast = _fast_parse(text, CaseInsensitiveDict(month_names))
-    slow, errors = _pybtex_parse(text, CaseInsensitiveDict(month_names))
-    assert errors == []
-    assert fast is not None, f"{name}: the fast parser gave up on a valid file"
-    assert [vars(c) for c in fast] == [vars(c) for c in slow]
-
-
-def test_fast_parser_gives_up_where_pybtex_reports() -> None:
-    from pybtex.database.input.bibtex import month_names
-    from pybtex.utils import CaseInsensitiveDict
-
-    from labhandbook.bibcheck import _fast_parse, _pybtex_parse
-
-    for broken in ["@misc{a, title = {x}", "@misc{a, title = Undefined}", "@misc{a, title = {x}} @",
-                   "@misc(a, title = {x})", '@misc{a, title = "x}"}', "@misc{a, title = {x} y = 2}",
-                   "@misc{a, title = {x}, year = 2000a}", "@{a, title = {x}}"]:
-        assert _fast_parse(broken, CaseInsensitiveDict(month_names)) is None, broken
-        commands, errors = _pybtex_parse(broken, CaseInsensitiveDict(month_names))
-        assert errors or broken.startswith("@misc("), broken
+TRICKY_NAMES = [
+    "Lovelace, Ada", "Ada Lovelace", "Ada King Lovelace", "de la Vallée Poussin, Charles",
+    "Charles de la Vallée Poussin", "Ludwig van Beethoven", "Davis, Jr., Sammy",
+    "van der Berg, Jan Piet", "Jean-Luc Picard", "Wu, L.", "L. Wu", "Wu", "wu lijun",
+    "Garcia de la Cruz, Maria", "Lijun Wu, Alan Turing", "'t Hooft, Gerard", "Gerard 't Hooft",
+    "O'Brien, Zoë", "Zoë O'Brien", "Müller, Jörg", "  Spaces   Around  ", "Aristotle",
+    "von Neumann, John", "John von Neumann", "Li, Xiao-Ming", "Ng, Andrew Y.",
+    "Andrew Y. Ng", "ALL CAPS NAME", "Name with 42 digit", "Jr., Sammy",
+]
 
 
 def test_fast_name_split_equals_pybtex() -> None:
