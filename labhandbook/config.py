@@ -134,3 +134,6 @@ def setup_config(app: Sphinx) -> None:
     # After Sphinx has merged the source suffixes of extensions (800): pages are found as
     # Sphinx will find them.
     app.connect("config-inited", _decide_sources, priority=850)
+    from .sources import setup_sources
+
+    setup_sources(app)

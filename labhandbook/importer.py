@@ -24,7 +24,8 @@ from pybtex.database import Entry, Person
 from pybtex.database.input.bibtex import Parser
 from pybtex.exceptions import PybtexError
 
-from .names import fold
+from .names import extended_name_error, fold
+from .names import person as as_person
 from .problems import Problem
 
 #: The fields the handbook shows or links (everything else an exporter writes is left out).
@@ -125,7 +126,9 @@ def title_key(entry: Entry) -> str:
 
 
 def _person(person: Person) -> Person:
-    return Person(_decode(str(person)))
+    """Decoded, and written the classic way ("von Last, Jr, First") when the export used
+    biblatex's extended name format."""
+    return Person(_decode(str(as_person(person))))
 
 
 def normalise(entry: Entry, parent: Entry | None, area_keywords: set[str]) -> Entry:
@@ -495,7 +498,11 @@ def library_entries(root: Path, files: list[str]) -> list[Known]:
     for rel in files:
         text = (root / rel).read_text(encoding="utf-8-sig")
         try:
-            data = Parser(encoding="utf-8").parse_string(text)
+            with pybtex.errors.capture() as captured:
+                data = Parser(encoding="utf-8").parse_string(text)
+            errors = [e for e in captured if not extended_name_error(e)]
+            if errors:
+                raise errors[0]
         except PybtexError as err:
             raise ImportRefused([Problem(rel, 1, f"the library file cannot be read ({err})",
                                          "run `labhandbook check` and fix it first",

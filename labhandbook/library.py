@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .names import person
 from .registry import fingerprint
 
 if TYPE_CHECKING:
@@ -255,13 +256,15 @@ def resolved_fields(entry: Any, entries: Mapping[str, Any]) -> dict[str, str]:
 
 
 def resolved_persons(entry: Any, entries: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Author and editor lists (pybtex ``Person`` objects), editors inherited by crossref."""
-    persons = {role.lower(): list(people) for role, people in entry.persons.items()}
+    """Author and editor lists (pybtex ``Person`` objects, biblatex's extended name format
+    read by :func:`labhandbook.names.person`), editors inherited by crossref."""
+    persons = {role.lower(): [person(p) for p in people]
+               for role, people in entry.persons.items()}
     parent_key = entry.fields.get("crossref") or entry.fields.get("xref")
     parent = entries.get(parent_key) if parent_key else None
     if parent is not None and parent is not entry:
         for role, people in parent.persons.items():
-            persons.setdefault(role.lower(), list(people))
+            persons.setdefault(role.lower(), [person(p) for p in people])
     return persons
 
 

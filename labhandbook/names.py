@@ -53,11 +53,15 @@ class Name:
 
     @classmethod
     def of(cls, person: Any) -> Name:
-        """From a pybtex ``Person`` (or a :class:`Name`)."""
+        """From a pybtex ``Person`` (or a :class:`Name`); a name pybtex split in biblatex's
+        extended format is read as that (:func:`extended`)."""
         if isinstance(person, Name):
             return person
-        return cls(tuple(person.first_names + person.middle_names), tuple(person.prelast_names),
+        name = cls(tuple(person.first_names + person.middle_names), tuple(person.prelast_names),
                    tuple(person.last_names), tuple(person.lineage_names))
+        if any("=" in w for w in name.last):
+            return extended(str(name)) or name
+        return name
 
 
 def _is_von(word: str) -> bool:
@@ -81,8 +85,11 @@ def _von_last(words: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def parse_name(name: str) -> Name | None:
     """Split a plain name (no braces, backslashes or ``~``) exactly as pybtex does, ~20x faster.
 
-    Returns ``None`` for anything else; the caller then asks pybtex (:func:`split`).
+    Returns ``None`` for anything else; the caller then asks pybtex (:func:`split`). A name
+    in biblatex's extended format is read as that (:func:`extended`).
     """
+    if "=" in name:
+        return extended(name)
     if "{" in name or "}" in name or "\\" in name or "~" in name:
         return None
     parts = [p.strip() for p in name.split(",")]
@@ -103,6 +110,73 @@ def parse_name(name: str) -> Name | None:
     von, last = _von_last(parts[0].split())
     lineage = tuple(parts[1].split()) if len(parts) == 3 else ()
     return Name(tuple(parts[-1].split()), von, last, lineage)
+
+
+#: The keys of biblatex's extended name format (``family=Beethoven, given=Ludwig, prefix=van,
+#: useprefix=true``), as Zotero's Better BibLaTeX and biber write it: name parts, their
+#: initials and per-name options.
+_EXTENDED_PARTS = {"family": 2, "given": 0, "prefix": 1, "suffix": 3}
+_EXTENDED_OPTIONS = {"useprefix", "juniorcomma", "sortingnamekeytemplatename",
+                     "uniquenametemplatename", "labelalphanametemplatename", "hash"}
+_EXTENDED_KEY = re.compile(r"(?:^|(?<=[\s,]))([A-Za-z][A-Za-z-]*)\s*=")
+
+
+def extended(text: str) -> Name | None:
+    """A name in biblatex's extended format as a :class:`Name`, or ``None`` for any other.
+
+    ``family=Oord, given=Aäron, prefix=van den, useprefix=true`` is "Aäron van den Oord"
+    (family "Oord", von "van den"). Also read as pybtex leaves it once it has split the text
+    at its commas (``family=Dijk, given=Marten, prefix=van useprefix=true``).
+    """
+    if "=" not in text:
+        return None
+    keys = [m for m in _EXTENDED_KEY.finditer(text)
+            if text.count("{", 0, m.start()) == text.count("}", 0, m.start())]
+    if not keys or text[: keys[0].start()].strip():
+        return None
+    parts: list[tuple[str, ...]] = [(), (), (), ()]
+    found = False
+    for n, m in enumerate(keys):
+        key = m.group(1).lower()
+        end = keys[n + 1].start() if n + 1 < len(keys) else len(text)
+        value = text[m.end():end].strip().rstrip(",").strip()
+        if len(value) >= 2 and value[0] == "{" and value[-1] == "}":
+            value = value[1:-1]
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        base = key.removesuffix("-i")
+        if base in _EXTENDED_PARTS:
+            if key == base:
+                parts[_EXTENDED_PARTS[key]] = tuple(value.split())
+                found = found or key == "family"
+        elif key not in _EXTENDED_OPTIONS:
+            return None
+    if not found:
+        return None
+    return Name(*parts)
+
+
+def extended_name_error(error: Exception) -> bool:
+    """Whether ``error`` is pybtex's "too many commas" for a name in biblatex's extended
+    format, which the handbook reads (:func:`person`): not an error of the file."""
+    from pybtex.database import InvalidNameString
+
+    if not isinstance(error, InvalidNameString):
+        return False
+    written = re.search(r"'(.*)'$|\"(.*)\"$", str(error))
+    return bool(written and extended(written.group(1) or written.group(2) or ""))
+
+
+def person(p: Any) -> Any:
+    """A pybtex ``Person`` as the handbook reads it: one written in biblatex's extended format
+    becomes the Person it names (family, von, given, jr parts); any other is returned as is."""
+    if not any("=" in w for w in p.last_names):
+        return p
+    name = Name.of(p)
+    if any("=" in w for w in name.last):
+        return p
+    return Person(first=" ".join(name.first), prelast=" ".join(name.prelast),
+                  last=" ".join(name.last), lineage=" ".join(name.lineage))
 
 
 class NameError_(ValueError):

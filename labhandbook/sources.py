@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pybtex.errors
+
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
     from sphinx.config import Config
 
 CACHE_FILE = "labhandbook-sources.json"
 SOURCES_ATTR = "_labhandbook_sources"
+VERDICT_VERSION = 2  #: bumped when a verdict changes meaning (2: extended names read)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Sources:
     left_out_bibs: frozenset[str] = frozenset()
     unreadable_pages: frozenset[str] = frozenset()
     bib_data_errors: bool = False
+    extended_names: bool = False  #: a .bib used writes names in biblatex's extended format
 
 
 def get_sources(config: Config) -> Sources:
@@ -50,21 +54,28 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
     from pybtex.database import BibliographyDataError
     from pybtex.database.input.bibtex import Parser
 
+    from .names import extended_name_error
     from .safety import MAX_BIB_BYTES, MAX_FIELD_CHARS
 
     if path.stat().st_size > MAX_BIB_BYTES:  # check reports bib.too-large
         return {"bad": True, "data_error": False, "keys": []}
     parser = Parser(encoding)
     try:
-        parser.parse_file(str(path))
+        with pybtex.errors.capture() as captured:
+            parser.parse_file(str(path))
         if any(len(value) > MAX_FIELD_CHARS for entry in parser.data.entries.values()
                for value in entry.fields.values()):  # check reports bib.too-long
             return {"bad": True, "data_error": False, "keys": []}
-    except BibliographyDataError:
-        return {"bad": False, "data_error": True, "keys": list(parser.data.entries)}
     except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
         return {"bad": True, "data_error": False, "keys": []}
-    return {"bad": False, "data_error": False, "keys": list(parser.data.entries)}
+    extended = [e for e in captured if extended_name_error(e)]
+    others = [e for e in captured if not extended_name_error(e)]
+    if any(not isinstance(e, BibliographyDataError) for e in others):
+        return {"bad": True, "data_error": False, "keys": []}
+    keys = list(parser.data.entries)
+    if others:  # in strict mode pybtex stops at the first: the keys after it are not read
+        return {"bad": False, "data_error": True, "keys": keys, "extended": bool(extended)}
+    return {"bad": False, "data_error": False, "keys": keys, "extended": bool(extended)}
 
 
 def _page_verdict(path: Path) -> dict[str, Any]:
@@ -94,7 +105,7 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
 
     def verdict(kind: str, rel: str, judge: Any) -> dict[str, Any]:
         path = root / rel
-        stamp = [kind, *_stat(path)]
+        stamp = [kind, VERDICT_VERSION, *_stat(path)]
         old = cache.get(rel)
         result = old if isinstance(old, dict) and old.get("stamp") == stamp else {
             **judge(path), "stamp": stamp}
@@ -122,7 +133,8 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
         cache_path.write_text(json.dumps(fresh, sort_keys=True), encoding="utf-8")
     return Sources(left_out_bibs=frozenset(r for r, v in bibs.items() if v["bad"]),
                    unreadable_pages=frozenset(r for r, v in pages.items() if v["bad"]),
-                   bib_data_errors=data_errors)
+                   bib_data_errors=data_errors,
+                   extended_names=any(v.get("extended") and not v["bad"] for v in bibs.values()))
 
 
 def apply(app: Sphinx, config: Config, bib_files: list[str]) -> None:
@@ -141,3 +153,35 @@ def apply(app: Sphinx, config: Config, bib_files: list[str]) -> None:
         config.suppress_warnings = [*config.suppress_warnings, *suppress]
     if sources.unreadable_pages:
         config.exclude_patterns = [*config.exclude_patterns, *sorted(sources.unreadable_pages)]
+
+
+# --- adapter: names in biblatex's extended format through sphinxcontrib-bibtex's parse ---------
+
+CAPTURE_ATTR = "_labhandbook_pybtex_capture"
+
+
+def _tolerate_extended_names(app: Sphinx) -> None:
+    """sphinxcontrib-bibtex parses the .bib files at ``builder-inited`` (its handler has the
+    default priority, 500) with pybtex in strict mode, where a name in biblatex's extended
+    format (``family=Dijk, given=Marten, prefix=van, useprefix=true``, four commas) raises
+    "too many commas" and stops the build. When a file used has such names, pybtex's errors
+    are captured (``pybtex.errors.capture``) around that parse only: handlers at 499 and 501.
+    Every other error of those files was ruled out above, and ``check`` reports it anyway.
+    On an upgrade of sphinxcontrib-bibtex that parses elsewhere, the build stops with pybtex's
+    error again; ``tests/test_names_corpus.py`` builds a lab with such names."""
+    if get_sources(app.config).extended_names and CAPTURE_ATTR not in app.__dict__:
+        capture = pybtex.errors.capture()
+        capture.__enter__()
+        app.__dict__[CAPTURE_ATTR] = capture
+
+
+def _end_tolerance(app: Sphinx, *_: Any) -> None:
+    capture = app.__dict__.pop(CAPTURE_ATTR, None)
+    if capture is not None:
+        capture.__exit__(None, None, None)
+
+
+def setup_sources(app: Sphinx) -> None:
+    app.connect("builder-inited", _tolerate_extended_names, priority=499)
+    app.connect("builder-inited", _end_tolerance, priority=501)
+    app.connect("build-finished", _end_tolerance)

@@ -228,3 +228,43 @@ def test_name_split_is_pybtex_s() -> None:
     for text in ["Ludwig van Beethoven", "Davis, Jr., Sammy", "de la Vallée Poussin, Charles",
                  "Falaah {Arif Khan}", r"J{\"o}rg M{\"u}ller", "Srinivasa, S.S."]:
         assert split(text) == Name.of(Person(text)), text
+
+
+#: Names as Zotero's Better BibLaTeX writes them (biblatex's extended name format), and the
+#: same person written the classic way.
+EXTENDED = [
+    ("family=Beethoven, given=Ludwig, prefix=van, useprefix=true", "van Beethoven, Ludwig"),
+    ("family=Oord, given=Aäron, prefix=van den, useprefix=true", "van den Oord, Aäron"),
+    ("family=Beauvoir, given=Simone, prefix=de, useprefix=false", "de Beauvoir, Simone"),
+    ("family=Davis, given=Sammy, suffix=Jr., juniorcomma=true", "Davis, Jr., Sammy"),
+    ("family=Müller, given=Jörg, given-i=J", "Müller, Jörg"),
+    ("family={Arif Khan}, given=Falaah", "Arif Khan, Falaah"),
+]
+
+
+@pytest.mark.parametrize(("written", "classic"), EXTENDED)
+def test_biblatex_extended_names_are_read_as_the_name_they_write(written: str,
+                                                                  classic: str) -> None:
+    import pybtex.errors
+
+    from labhandbook.library import display_name
+    from labhandbook.names import Name, person, split
+
+    assert split(written) == Name.of(Person(classic))
+    with pybtex.errors.capture():  # four commas: pybtex says "too many" and splits as it can
+        parsed = Person(written)
+    assert Name.of(parsed) == Name.of(Person(classic))
+    assert display_name(person(parsed)) == display_name(Person(classic))
+    assert LAB.match(parsed).slug == LAB.match(Person(classic)).slug
+
+
+def test_extended_names_reach_their_member() -> None:
+    assert LAB.slug("family=Beethoven, given=Ludwig, prefix=van, useprefix=true") \
+        == "ludwig-van-beethoven"
+    assert LAB.slug("family=Davis, given=Sammy, suffix=Jr., juniorcomma=true") == "sammy-davis"
+    assert LAB.slug("family=Arif Khan, given=Falaah") == "falaah-arif-khan"
+    from labhandbook.names import extended
+
+    for other in ["Smith, John", "a = b", "title=Dr, John Smith", "Wu, Lijun = Li"]:
+        assert extended(other) is None, other
+

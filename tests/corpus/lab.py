@@ -9,6 +9,8 @@ from pathlib import Path
 import pybtex.errors
 from pybtex.database import parse_file
 
+from labhandbook.names import fold
+
 CONF = """project = "Corpus lab"
 extensions = ["labhandbook"]
 labhandbook = {"lab_name": "Corpus lab"}
@@ -45,7 +47,7 @@ def make_lab(bib: Path, folder: Path, member: str | None = None) -> Path:
     (folder / "bib").mkdir()
     (folder / "bib" / bib.name).write_bytes(bib.read_bytes())
     name = member or main_author(bib)
-    slug = "-".join("".join(c for c in w.lower() if c.isalnum()) for w in name.split()) or "m"
+    slug = "-".join(fold(w) for w in name.split() if fold(w)) or "m"  # "Aäron" -> aaron
     (folder / "people" / f"{slug}.md").write_text(
         f"---\nname: {name}\nrole: researcher\n---\n# {name}\n\nMember.\n", encoding="utf-8")
     return folder
