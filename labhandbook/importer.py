@@ -1,9 +1,10 @@
 """``labhandbook import FILE.bib``: bring an export into the library without losing or doubling.
 
 An export (DBLP, Google Scholar, Zotero, ORCID, ...) is read with pybtex, each entry is
-normalised (LaTeX accents decoded where that is safe, identifiers bare, only the fields the
-handbook uses, ``crossref`` parents folded into their children) and compared with the library
-already in ``bib/``: by DOI, by arXiv id, and by normalised title and year. A preprint and its
+normalised (LaTeX accents decoded by the one decoder, :func:`labhandbook.latex.latex_source`,
+braces and math kept; identifiers bare; only the fields the handbook uses; ``crossref`` parents
+folded into their children) and compared with the library already in ``bib/``: by DOI, by
+arXiv id, and by normalised title and year. A preprint and its
 published version are one paper: they are kept as one entry that holds both identifiers.
 
 :func:`plan` decides, :func:`apply` writes. Nothing is written unless asked (``--write``), and
@@ -13,7 +14,6 @@ import twice adds nothing. Every input entry ends in exactly one outcome of the 
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from pybtex.database import Entry, Person
 from pybtex.database.input.bibtex import Parser
 from pybtex.exceptions import PybtexError
 
+from .latex import latex_source
 from .names import extended_name_error, fold
 from .names import person as as_person
 from .problems import Problem
@@ -48,7 +49,6 @@ DECODED = ("title", "journal", "booktitle", "publisher", "school", "institution"
 DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.IGNORECASE)
 ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/([^\s}?#]+?)(?:v\d+)?(?:\.pdf)?/?$", re.I)
-MATH = re.compile(r"(\$[^$]*\$)")
 
 
 class ImportRefused(Exception):
@@ -60,29 +60,6 @@ class ImportRefused(Exception):
 
 
 # --- normalising one entry --------------------------------------------------------------------
-
-
-def _decode(value: str) -> str:
-    """LaTeX accents and escapes as Unicode, outside math; single letters unbraced."""
-    if "\\" not in value and "--" not in value:
-        return value
-    import latexcodec  # noqa: F401  (registers "ulatex")
-
-    parts = MATH.split(value)
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0 and ("\\" in part or "--" in part):
-            try:
-                part = codecs.decode(part, "ulatex")
-            except Exception:  # noqa: BLE001 - not safe to decode: keep it as written
-                pass
-        out.append(part)
-    text = "".join(out)
-    while True:  # "{{ö}}" from "{\"{o}}": braces around one letter protect nothing
-        unbraced = re.sub(r"\{(\w)\}", r"\1", text)
-        if unbraced == text:
-            return text
-        text = unbraced
 
 
 def _escapes(value: str) -> str:
@@ -122,13 +99,13 @@ def is_preprint(entry: Entry) -> bool:
 
 
 def title_key(entry: Entry) -> str:
-    return fold(_decode(entry.fields.get("title", "")))
+    return fold(latex_source(entry.fields.get("title", "")))
 
 
 def _person(person: Person) -> Person:
     """Decoded, and written the classic way ("von Last, Jr, First") when the export used
     biblatex's extended name format."""
-    return Person(_decode(str(as_person(person))))
+    return Person(latex_source(str(as_person(person))))
 
 
 def normalise(entry: Entry, parent: Entry | None, area_keywords: set[str]) -> Entry:
@@ -161,7 +138,7 @@ def normalise(entry: Entry, parent: Entry | None, area_keywords: set[str]) -> En
             continue
         value = " ".join(value.split())
         if name in DECODED:
-            value = _decode(value)
+            value = latex_source(value)
         elif name in ("doi", "url", "eprint", "code"):
             value = _escapes(value)
             if name == "doi":

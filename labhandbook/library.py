@@ -6,7 +6,7 @@ Once per build, in the main process, :func:`update_library` turns each entry int
 :class:`Pub`: ``crossref`` resolved (the child inherits the parent's fields; a parent volume is
 listed only when a member wrote or edited it), biblatex fields read (``date``,
 ``journaltitle``, ``location``, ``eprinttype``), every text field decoded from LaTeX to clean
-text (:func:`latex_text`, pylatexenc), and the links and identifiers the outputs show. Every
+text (:mod:`labhandbook.latex`), and the links and identifiers the outputs show. Every
 output (lists, paper pages, meta tags, JSON-LD, feeds) reads these records, never raw fields.
 Each *changed* entry is formatted once with the style's function (passed in, so this module
 does not import the style) and kept packed in the build environment.
@@ -18,10 +18,10 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .latex import latex_text, latex_url
 from .names import person
 from .registry import fingerprint
 
@@ -58,64 +58,7 @@ STANDARD_FIELDS = frozenset({
     "date", "eid", "issue", "journaltitle", "location", "subtitle", "urldate",
 })
 
-# --- LaTeX to clean text --------------------------------------------------------------------
-
-_PLAIN = re.compile(r"[\\{}$~]|--|``|''")
-_BRACES = re.compile(r"[{}]")
-#: ``$^{*}$``, ``$^\dagger$``: a superscript mark, kept as its character.
-_SUP_MATH = re.compile(r"\$\s*\^\s*\{?\s*(\\dagger|\\ddagger|\\star|\*|[\w,†‡]+)\s*\}?\s*\$")
-
-
-@lru_cache(maxsize=1)
-def _latex() -> tuple[Any, Any, Any]:
-    """pylatexenc's walker context and converter, with the macros exports use that its
-    defaults drop (``\\texttt``, ``\\LaTeX``) or misread (``\\href``, ``\\noopsort``)."""
-    from pylatexenc import latexwalker, macrospec
-    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
-
-    walk = latexwalker.get_default_latex_context_db()
-    walk.add_context_category("labhandbook", prepend=True, macros=[
-        macrospec.MacroSpec("href", "{{"), macrospec.MacroSpec("noopsort", "{"),
-        macrospec.MacroSpec("texttt", "{"), macrospec.MacroSpec("mkbibquote", "{"),
-        macrospec.MacroSpec("textsuperscript", "{"),
-    ])
-    text = get_default_latex_context_db()
-    text.add_context_category("labhandbook", prepend=True, macros=[
-        MacroTextSpec("texttt", "%(1)s"), MacroTextSpec("url", "%(1)s"),
-        MacroTextSpec("href", "%(2)s"), MacroTextSpec("noopsort", ""),
-        MacroTextSpec("mkbibquote", "“%(1)s”"), MacroTextSpec("textsuperscript", "%(1)s"),
-        MacroTextSpec("LaTeX", "LaTeX"), MacroTextSpec("TeX", "TeX"),
-        MacroTextSpec("BibTeX", "BibTeX"), MacroTextSpec("XeTeX", "XeTeX"),
-        MacroTextSpec("LuaTeX", "LuaTeX"), MacroTextSpec("relax", ""),
-        MacroTextSpec("newblock", ""), MacroTextSpec("dagger", "†"),
-    ])
-    converter = LatexNodes2Text(latex_context=text, math_mode="text", strict_latex_spaces=True)
-    return latexwalker, walk, converter
-
-
-@lru_cache(maxsize=65536)
-def latex_text(value: str) -> str:
-    """A BibTeX field as clean text: accents, escapes, dashes, quotes, markup (``\\emph``,
-    ``\\textbf``, ``\\url``, ``\\href``) and simple math (``$\\alpha$``, ``$^{*}$``) decoded,
-    braces dropped, whitespace collapsed. Plain UTF-8 text costs one regex search."""
-    if _PLAIN.search(value):
-        latexwalker, walk, converter = _latex()
-        source = _SUP_MATH.sub(lambda m: "\\textsuperscript{" + m.group(1) + "}", value)
-        try:
-            nodes = latexwalker.LatexWalker(source, latex_context=walk,
-                                            tolerant_parsing=True).get_latex_nodes()[0]
-            value = converter.nodelist_to_text(nodes)
-        except Exception:  # noqa: BLE001  (pylatexenc gave up: braces dropped, text kept)
-            value = _BRACES.sub("", value)
-    return " ".join(value.split())
-
-
-_URL_ESCAPE = re.compile(r"\\([_%&#$~{}])")
-
-
-def latex_url(value: str) -> str:
-    """A URL or DOI field as written by exporters (``\\_``, ``\\%``, ``{}``): the address."""
-    return _BRACES.sub("", _URL_ESCAPE.sub(r"\1", value)).strip()
+# --- names and dates ------------------------------------------------------------------------
 
 
 def display_name(person: Any) -> str:

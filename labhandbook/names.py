@@ -1,10 +1,11 @@
 """One name model for both sides of "who wrote what": members' names and BibTeX authors.
 
 A name is split the way BibTeX splits it (pybtex's ``Person``: first, von, last, jr) and then
-*folded* for comparison: LaTeX accents decoded with latexcodec (``S{\\'{e}}bastien``), accents and
-case dropped (``Sébastien``, ``Sebastien`` and ``SEBASTIEN`` are one spelling), hyphens, dots
-and spaces ignored inside a part (``Solano-Kamaiko`` = ``Solano Kamaiko``, ``S.S.`` = ``S. S.``
-= ``S S``), equal-contribution marks (``$^{*}$``, ``*``, ``†``) taken off.
+*folded* for comparison: LaTeX accents decoded by the one decoder (:mod:`labhandbook.latex`:
+``S{\\'{e}}bastien``), accents and case dropped (``Sébastien``, ``Sebastien`` and
+``SEBASTIEN`` are one spelling), hyphens, dots and spaces ignored inside a part
+(``Solano-Kamaiko`` = ``Solano Kamaiko``, ``S.S.`` = ``S. S.`` = ``S S``), equal-contribution
+marks (``$^{*}$``, ``*``, ``†``) taken off.
 
 :class:`Roster` holds the lab's members (each one's ``name``, ``bib_names`` and ``not_names``)
 and answers, for one author of an entry, which member it is and how sure that is
@@ -21,7 +22,6 @@ pages, ``check`` and ``import``: there is no other name splitter in the handbook
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from collections import defaultdict
@@ -33,6 +33,7 @@ from typing import Any, Literal
 import pybtex.errors
 from pybtex.database import Person
 
+from .latex import base_letters, latex_text
 from .problems import Problem
 
 # --- splitting: pybtex's grammar, with a fast path for plain names -----------------------------
@@ -203,23 +204,11 @@ _MARKS = re.compile(r"\$[^$]*\$|\\textsuperscript\s*\{[^{}]*\}|\\(?:dag|ddag)\b(
 _SEPARATORS = re.compile(r"[\s.\-~‐‑–]+")
 
 
-def _decode(text: str) -> str:
-    """LaTeX accents and escapes as Unicode (latexcodec); text without a macro is unchanged."""
-    if "\\" not in text:
-        return text
-    import latexcodec  # noqa: F401  (registers the "ulatex" codec)
-
-    try:
-        return codecs.decode(text, "ulatex")
-    except Exception:  # noqa: BLE001 - a malformed macro: compare what is written
-        return text
-
-
 def clean(text: str) -> str:
     """A name part as a reader sees it: marks off, LaTeX decoded, braces dropped."""
     if "$" in text or "\\" in text or any(m in text for m in "*†‡§¶"):
         text = _MARKS.sub("", text)
-    return " ".join(_decode(text).replace("{", "").replace("}", "").split())
+    return latex_text(text) if "\\" in text or "{" in text else " ".join(text.split())
 
 
 @lru_cache(maxsize=65536)
@@ -228,7 +217,7 @@ def fold(text: str) -> str:
     ``mullerludenscheidt``, ``J{\\o}rgensen`` -> ``jorgensen``.
 
     Letters that Unicode does not decompose (ø, ł, ß, æ, đ) take the letters of their LaTeX
-    name from latexcodec (``\\o`` -> o, ``\\ss`` -> ss): no table of our own.
+    name (:func:`labhandbook.latex.base_letters`: ``\\o`` -> o, ``\\ss`` -> ss).
     """
     text = unicodedata.normalize("NFKD", clean(text).casefold())
     out = []
@@ -239,23 +228,10 @@ def fold(text: str) -> str:
         elif unicodedata.combining(ch):
             continue
         elif ch.isalpha():
-            out.append(_base_letters(ch))
+            out.append(base_letters(ch))
         elif ch.isalnum():
             out.append(ch)
     return "".join(out)
-
-
-@lru_cache(maxsize=1024)
-def _base_letters(ch: str) -> str:
-    import latexcodec  # noqa: F401
-
-    try:
-        latex = codecs.encode(ch, "ulatex")
-    except Exception:  # noqa: BLE001
-        return ch
-    if latex.startswith("\\") and latex[1:].isascii() and latex[1:].isalpha():
-        return latex[1:].lower()
-    return ch
 
 
 def given_tokens(words: Iterable[str]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ initial) must be said once per person, never silently given to one of them.
 from __future__ import annotations
 
 import pytest
-from pybtex.database import Person
+from pybtex.database import Entry, Person
 from pybtex.database.input.bibtex import Parser
 
 from labhandbook.names import Member, Roster, attribution_notes, fold, read
@@ -207,7 +207,7 @@ def test_notes_are_one_per_person_with_every_spelling_and_paper() -> None:
     assert attribution_notes(confirmed, entries, locate) == []
 
 
-def test_fold_decodes_latex_with_latexcodec_and_drops_accents() -> None:
+def test_fold_decodes_latex_and_drops_accents() -> None:
     assert fold(r"S{\'{e}}bastien") == fold("Sébastien") == fold("SEBASTIEN") == "sebastien"
     assert fold(r"{\o}") == fold("ø") == "o"
     assert fold(r"{\ss}") == "ss" and fold("Łukasz") == fold(r"\L{}ukasz") == "lukasz"
@@ -268,3 +268,23 @@ def test_extended_names_reach_their_member() -> None:
     for other in ["Smith, John", "a = b", "title=Dr, John Smith", "Wu, Lijun = Li"]:
         assert extended(other) is None, other
 
+
+def test_one_latex_decoder_for_records_names_and_import() -> None:
+    """Names, records and import decode LaTeX with one function (labhandbook.latex)."""
+    from pathlib import Path
+
+    import labhandbook
+    from labhandbook.importer import normalise
+    from labhandbook.latex import latex_text
+    from labhandbook.names import clean
+
+    for path in Path(labhandbook.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "latexcodec" not in text and "ulatex" not in text, path.name
+    for written in [r"S{\'{e}}bastien", r"J{\o}rgensen", r"M{\"u}ller-L\"udenscheidt",
+                    r"\v{S}imon \c{C}etin", r"Erd\H{o}s", r"{\L}ukasz", r"Ca\~{n}ete"]:
+        assert clean(written) == latex_text(written), written
+        entry = normalise(Entry("misc", fields={"title": written}), None, set())
+        assert entry.fields["title"] == latex_text(written), written
+    assert fold(r"J{\o}rgensen") == fold("Jørgensen") == "jorgensen"
+    assert fold("Straße") == "strasse" and fold("Łukasz") == "lukasz"

@@ -1,0 +1,102 @@
+"""The one LaTeX decoder: BibTeX text as readers see it, with pylatexenc.
+
+Every module that turns BibTeX's LaTeX into text uses this one: the library's records
+(:func:`latex_text`: clean text for lists, pages, meta tags, feeds), the name model (names
+compared with accents written in LaTeX or in Unicode) and ``labhandbook import``
+(:func:`latex_source`: accents decoded in the BibTeX it writes, braces and math kept).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_PLAIN = re.compile(r"[\\{}$~]|--|``|''")
+_BRACES = re.compile(r"[{}]")
+#: ``$^{*}$``, ``$^\dagger$``: a superscript mark, kept as its character.
+_SUP_MATH = re.compile(r"\$\s*\^\s*\{?\s*(\\dagger|\\ddagger|\\star|\*|[\w,†‡]+)\s*\}?\s*\$")
+
+
+@lru_cache(maxsize=2)
+def _latex(source: bool = False) -> tuple[Any, Any, Any]:
+    """pylatexenc's walker context and converter, with the macros exports use that its
+    defaults drop (``\\texttt``, ``\\LaTeX``) or misread (``\\href``, ``\\noopsort``).
+    ``source``: keep braced groups (BibTeX's case protection) and math as written."""
+    from pylatexenc import latexwalker, macrospec
+    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+    walk = latexwalker.get_default_latex_context_db()
+    walk.add_context_category("labhandbook", prepend=True, macros=[
+        macrospec.MacroSpec("href", "{{"), macrospec.MacroSpec("noopsort", "{"),
+        macrospec.MacroSpec("texttt", "{"), macrospec.MacroSpec("mkbibquote", "{"),
+        macrospec.MacroSpec("textsuperscript", "{"),
+    ])
+    text = get_default_latex_context_db()
+    text.add_context_category("labhandbook", prepend=True, macros=[
+        MacroTextSpec("texttt", "%(1)s"), MacroTextSpec("url", "%(1)s"),
+        MacroTextSpec("href", "%(2)s"), MacroTextSpec("noopsort", ""),
+        MacroTextSpec("mkbibquote", "“%(1)s”"), MacroTextSpec("textsuperscript", "%(1)s"),
+        MacroTextSpec("LaTeX", "LaTeX"), MacroTextSpec("TeX", "TeX"),
+        MacroTextSpec("BibTeX", "BibTeX"), MacroTextSpec("XeTeX", "XeTeX"),
+        MacroTextSpec("LuaTeX", "LuaTeX"), MacroTextSpec("relax", ""),
+        MacroTextSpec("newblock", ""), MacroTextSpec("dagger", "†"),
+    ])
+    if source:
+        converter = LatexNodes2Text(latex_context=text, math_mode="verbatim",
+                                    strict_latex_spaces=True, keep_braced_groups=True,
+                                    keep_braced_groups_minlen=2)
+    else:
+        converter = LatexNodes2Text(latex_context=text, math_mode="text",
+                                    strict_latex_spaces=True)
+    return latexwalker, walk, converter
+
+
+def _decode(value: str, source: bool) -> str:
+    latexwalker, walk, converter = _latex(source)
+    try:
+        nodes = latexwalker.LatexWalker(value, latex_context=walk,
+                                        tolerant_parsing=True).get_latex_nodes()[0]
+        return converter.nodelist_to_text(nodes)
+    except Exception:  # noqa: BLE001  (pylatexenc gave up: the text as written)
+        return value if source else _BRACES.sub("", value)
+
+
+@lru_cache(maxsize=65536)
+def latex_text(value: str) -> str:
+    """A BibTeX field as clean text: accents, escapes, dashes, quotes, markup (``\\emph``,
+    ``\\textbf``, ``\\url``, ``\\href``) and simple math (``$\\alpha$``, ``$^{*}$``) decoded,
+    braces dropped, whitespace collapsed. Plain UTF-8 text costs one regex search."""
+    if _PLAIN.search(value):
+        value = _decode(_SUP_MATH.sub(lambda m: "\\textsuperscript{" + m.group(1) + "}", value),
+                        source=False)
+    return " ".join(value.split())
+
+
+def latex_source(value: str) -> str:
+    """A BibTeX field with its accents and escapes decoded but still BibTeX: braced words
+    (case protection, ``{ACM}``) and math (``$\\alpha$``) kept as written, braces around a
+    single letter dropped (``{\\"o}`` is ``ö``)."""
+    if not _PLAIN.search(value):
+        return value
+    return " ".join(_decode(value, source=True).split())
+
+
+_URL_ESCAPE = re.compile(r"\\([_%&#$~{}])")
+
+
+def latex_url(value: str) -> str:
+    """A URL or DOI field as written by exporters (``\\_``, ``\\%``, ``{}``): the address."""
+    return _BRACES.sub("", _URL_ESCAPE.sub(r"\1", value)).strip()
+
+
+@lru_cache(maxsize=1024)
+def base_letters(ch: str) -> str:
+    """The letters of a character Unicode does not decompose, from its LaTeX name: ø -> o,
+    ß -> ss, æ -> ae, ł -> l (pylatexenc's encoder; no table of our own)."""
+    from pylatexenc.latexencode import unicode_to_latex
+
+    latex = unicode_to_latex(ch).strip("{}")
+    if latex.startswith("\\") and latex[1:].isascii() and latex[1:].isalpha():
+        return latex[1:].lower()
+    return ch
