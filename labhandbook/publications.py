@@ -343,13 +343,29 @@ def _page_sections(app: Sphinx, doctree: nodes.document, kind: str,
 
 
 def _note_cited(app: Sphinx, doctree: nodes.document) -> None:
-    """Pages that ``{cite}`` an entry are re-read when that entry changes."""
+    """Pages that ``{cite}`` an entry are re-read when that entry changes.
+
+    A ``{cite}`` of an entry that is not listed (a volume other entries take fields from
+    through ``crossref``, no member's work; a ``@set``) would link to an anchor that is not on
+    the publications page: it is a located warning (an error under ``-W``) saying what to do.
+    """
     keys = set()
+    lib = get_library(app.env)
     for ref in doctree.findall(addnodes.pending_xref):
         if ref.get("refdomain") == "cite":
-            keys.update(k.strip() for k in ref.get("reftarget", "").split(",") if k.strip())
+            cited = [k.strip() for k in ref.get("reftarget", "").split(",") if k.strip()]
+            keys.update(cited)
+            for key in cited:
+                pub = lib.pubs.get(key)
+                if pub is not None and not pub.listed:
+                    logger.warning(
+                        "`{cite}` names `%s`, which is not in the publication list (other "
+                        "entries take their venue from it through `crossref`, and no member "
+                        "wrote or edited it), so the citation would link nowhere — cite one "
+                        "of the papers in it instead, or add the member who edited it to its "
+                        "`editor` field", key, type="labhandbook", subtype="cite-unlisted",
+                        location=ref)
     if keys:
-        lib = get_library(app.env)
         note_tokens(app.env, [f"pub:{k}" for k in sorted(keys) if k in lib.pubs])
 
 
