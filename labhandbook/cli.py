@@ -257,8 +257,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not into.endswith(".bib") or not into.startswith(f"{lab.bib_dir}/") or ".." in into:
         raise Refusal(f"--into {into!r} is not a .bib file in {lab.bib_dir}/ — write e.g. "
                       f"--into {lab.bib_dir}/imported.bib")
+    left_out: list[Problem] = []  # entries with an error: reported, the others imported
     try:
-        entries = read_export(source, str(source))
+        entries = read_export(source, str(source), left_out)
         known = library_entries(root, lab.bib_files(root))
     except ImportRefused as err:
         for problem in err.problems:
@@ -278,10 +279,17 @@ def cmd_import(args: argparse.Namespace) -> int:
                "conflicting")
     if counts["conflict"]:
         summary += " (left out: decide by hand which record is right)"
+    for problem in left_out:
+        print(format_problem(problem), file=sys.stderr)
+    if left_out:
+        print(f"labhandbook import: {len(left_out)} error{'s' if len(left_out) != 1 else ''} "
+              f"in {source}: the entries at those lines are not imported (the others are) — "
+              "fix them and run the import again", file=sys.stderr)
+    status = EXIT_PROBLEMS if left_out else EXIT_OK
     if not args.write:
         print(f"labhandbook import: {summary}. Nothing written; run again with --write to "
               f"add the new entries to {into} and complete the others in place.")
-        return EXIT_OK
+        return status
     try:
         written = apply(root, result)
     except OSError as err:
@@ -289,7 +297,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                       "are written one at a time, check them with `git diff`") from None
     print(f"labhandbook import: {summary}. Written: {', '.join(written) or 'nothing'}. "
           "Run `labhandbook check` and review `git diff` before committing.")
-    return EXIT_OK
+    return status
 
 
 # --- init, import-people, upgrade --------------------------------------------------------------

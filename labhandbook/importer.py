@@ -290,8 +290,14 @@ def merge(old: Known, new: Entry) -> tuple[Entry, list[str]]:
     return merged, gained
 
 
-def read_export(path: Path, shown: str) -> dict[str, Entry]:
-    """The entries of an export; a file pybtex cannot read is one located problem."""
+def read_export(path: Path, shown: str, left_out: list[Problem] | None = None
+                ) -> dict[str, Entry]:
+    """The entries of an export; a file that cannot be read is one located problem.
+
+    An entry with an error (a syntax error, a name pybtex cannot read) refuses the whole file,
+    unless ``left_out`` is given: then the entries without one are returned and each error,
+    located, is added to ``left_out`` (the entries it names are not imported).
+    """
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -309,24 +315,51 @@ def read_export(path: Path, shown: str) -> dict[str, Entry]:
                 "export it again as UTF-8", code="import.encoding")]) from None
     from .bibcheck import read_text_problems
 
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     # a field written twice is a slip of the exporter, not a reason to refuse: the first is kept
     problems = [p for p in read_text_problems(text, shown)
                 if p.severity == "error" and p.code != "bib.duplicate-field"]
-    if problems:
+    if problems and left_out is None:
         raise ImportRefused(problems)
     parser = Parser(encoding="utf-8")
     try:
-        with pybtex.errors.capture():
-            data = parser.parse_string(text.replace("\r\n", "\n"))
+        with pybtex.errors.capture():  # errors are the located problems above
+            data = parser.parse_string(text)
     except PybtexError as err:  # the located reader found nothing: say what pybtex said
         raise ImportRefused([Problem(shown, 1, f"the file cannot be read as BibTeX ({err})",
                                      "check the file against the line pybtex names",
                                      code="import.syntax")]) from None
-    if not data.entries:
+    entries = dict(data.entries)
+    if problems:
+        bad = _entries_at(text, [p.line for p in problems])
+        entries = {k: e for k, e in entries.items() if k.casefold() not in bad}
+        if not entries:
+            raise ImportRefused(problems)
+        left_out.extend(problems)  # type: ignore[union-attr]
+    if not entries:
         raise ImportRefused([Problem(shown, 1, "the file holds no BibTeX entries",
                                      "export the library again, as BibTeX",
                                      code="import.empty")])
-    return dict(data.entries)
+    return entries
+
+
+def _entries_at(text: str, lines: list[int]) -> set[str]:
+    """Keys (case-folded) of the entries that hold these lines: each entry runs from its ``@``
+    to the next entry's."""
+    from pybtex.database.input.bibtex import month_names
+    from pybtex.utils import CaseInsensitiveDict
+
+    from . import bibreader
+
+    commands, _ = bibreader.parse(text, CaseInsensitiveDict(month_names))
+    starts = [(c.line, (c.key or "").casefold()) for c in commands
+              if c.kind not in ("string", "preamble")]
+    keys = set()
+    for line in lines:
+        holding = [key for start, key in starts if start <= line]
+        if holding:
+            keys.add(holding[-1])
+    return keys
 
 
 def plan(entries: dict[str, Entry], library: list[Known], into: str,

@@ -216,3 +216,55 @@ def test_normalise_maps_biblatex_and_exporter_habits() -> None:
     assert one(keywords="llm, Computer Science - Learning")["keywords"] == "llm"
     assert "keywords" not in one(keywords="Computer Science - Learning")
     assert one(title=r"Caf{\'e} $\alpha$--beta \& co")["title"] == "Café $\\alpha$–beta & co"
+
+
+PARTLY_BAD = r"""@article{good1,
+  author = {Lovelace, Ada},
+  title = {The First Good Entry of the Export},
+  journal = {Journal of Engines},
+  year = {2021},
+}
+
+@article{bad-macro,
+  author = {Lovelace, Ada},
+  title = {An Entry With an Undefined Macro},
+  journal = jeng,
+  year = {2021},
+}
+
+@article{bad-name,
+  author = {Lovelace, Ada, Jr, Countess},
+  title = {An Entry With a Name Of Too Many Commas},
+  journal = {Journal of Engines},
+  year = {2022},
+}
+
+@misc{good2,
+  author = {Babbage, Charles},
+  title = {The Second Good Entry of the Export},
+  year = {2022},
+}
+"""
+
+
+def test_good_entries_are_imported_and_each_bad_one_is_located(lab: Path, capsys) -> None:
+    path = lab / "export.bib"
+    path.write_text(PARTLY_BAD, encoding="utf-8")
+    before = tree_digest(lab)
+    assert run(lab, str(path), "--into", "bib/imported.bib") == 1
+    captured = capsys.readouterr()
+    assert tree_digest(lab) == before  # nothing written without --write
+    assert "export.bib:11:" in captured.err and "`jeng`" in captured.err, captured.err
+    assert "export.bib:16:" in captured.err and "Too many commas" in captured.err
+    assert "2 errors" in captured.err and "Traceback" not in captured.err
+    assert "new: good1" in captured.out and "new: good2" in captured.out
+    assert "bad-macro" not in captured.out and "bad-name" not in captured.out
+    assert run(lab, str(path), "--into", "bib/imported.bib", "--write") == 1
+    assert sorted(entries(lab / "bib/imported.bib")) == ["good1", "good2"]
+    # fixed: the rest comes in, the good ones are not doubled
+    path.write_text(PARTLY_BAD.replace("jeng", "{Journal of Engines}")
+                    .replace("Ada, Jr, Countess", "Ada"), encoding="utf-8")
+    capsys.readouterr()
+    assert run(lab, str(path), "--into", "bib/imported.bib", "--write") == 0
+    assert sorted(entries(lab / "bib/imported.bib")) == ["bad-macro", "bad-name", "good1",
+                                                         "good2"]
