@@ -305,11 +305,11 @@ class Builder:
         return app
 
     def _warm_app(self, edited: Collection[str] | None) -> Any:
-        """The application of the last build, refreshed, when ``edited`` (files saved in
-        place) allows it; else ``None``."""
+        """The application of the last build, reset, when ``edited`` (files saved in place)
+        allows it; else ``None``."""
         from sphinx.environment import CONFIG_OK
 
-        from .sources import Sources, decide, get_sources
+        from .sources import Sources, get_sources
 
         app = self._app
         if app is None or edited is None or not self._readers or self._marks is None:
@@ -326,49 +326,66 @@ class Builder:
                 return None
             if path.suffix != ".bib" and app.env.path2doc(str(path)) not in app.env.found_docs:
                 return None
-        # What config-inited decided from the files must still hold, or Sphinx would see a
-        # new configuration: a page that is no longer UTF-8, a .bib pybtex cannot read.
-        if decide(app, app.config, list(app.config.bibtex_bibfiles)) != Sources():
-            return None
         for stream in self._streams:
             stream.seek(0)
             stream.truncate()
         app.statuscode = 0
         reset_between_builds(app, self._marks)
-        for reader in self._readers:
-            reader(app)
         return app
 
     def build(self, edited: Collection[str] | None = None) -> BuildResult:
         """Build; ``edited``: the files saved in place since the last build (absolute paths),
-        ``None`` when unknown or when files were added or removed."""
+        ``None`` when unknown or when files were added or removed.
+
+        A warm build that fails or warns is done again by a new application, whose
+        ``config-inited`` decides afresh (a .bib pybtex cannot read, a page that is not UTF-8
+        are left out there): what the editor sees is what ``make html`` reports, and a warm
+        application only ever goes on from a build without problems.
+        """
         with self.lock:
             self._stop_indexing()
             self.count += 1
             start, cpu = time.perf_counter(), time.process_time()
-            problems: list[Problem] = []
-            failed = True
-            try:
-                app = self._warm_app(edited)
+            app = self._warm_app(edited)
+            if app is not None:
+                self.warm_builds += 1
+                failed, problems = self._run(app)
+                app = self._app
                 if app is None:
-                    app = self._new_app()
-                else:
-                    self.warm_builds += 1
-                app.build()
-                failed = app.statuscode != 0
-                self._app, self._readers = app, source_readers(app) or []
-            except Exception as err:  # noqa: BLE001 - any failure is shown, the server goes on
-                self._drop_app()  # Sphinx deleted the environment: the next build starts anew
-                self._pending.clear()
-                # A failure before ``build-finished`` leaves the heap that process.py froze
-                # frozen; this process lives on, so give it back.
-                gc.unfreeze()
-                where = _location(err, self.srcdir)
-                problems.append(Problem(where[0], where[1], f"{type(err).__name__}: {err}"))
-            problems = parse_problems(self._streams[1].getvalue(), self.srcdir) + problems
+                    self._pending.clear()  # the new application's build indexes
+            if app is None:
+                failed, problems = self._run(None)
             seconds = time.perf_counter() - start
             ok = not failed and not problems
             return BuildResult(self.count, ok, seconds, problems, time.process_time() - cpu)
+
+    def _run(self, app: Any) -> tuple[bool, list[Problem]]:
+        """One build with ``app`` (``None``: a new application; else the warm one, whose
+        source readers run first); whether it failed, and its problems. The application is
+        kept for the next save only when the build had no problem."""
+        problems: list[Problem] = []
+        failed = True
+        self._app = None
+        try:
+            if app is None:
+                app = self._new_app()
+            else:
+                for reader in self._readers:
+                    reader(app)
+            app.build()
+            failed = app.statuscode != 0
+        except Exception as err:  # noqa: BLE001 - any failure is shown, the server goes on
+            self._drop_app()  # Sphinx deleted the environment: the next build starts anew
+            self._pending.clear()
+            # A failure before ``build-finished`` leaves the heap that process.py froze
+            # frozen; this process lives on, so give it back.
+            gc.unfreeze()
+            where = _location(err, self.srcdir)
+            problems.append(Problem(where[0], where[1], f"{type(err).__name__}: {err}"))
+        problems = parse_problems(self._streams[1].getvalue(), self.srcdir) + problems
+        if not failed and not problems:
+            self._app, self._readers = app, source_readers(app) or []
+        return failed, problems
 
     def index_later(self) -> None:
         """Start the Pagefind run the last build left (a background thread); the next build

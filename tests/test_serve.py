@@ -63,51 +63,68 @@ def _differences(a: Path, b: Path) -> list[str]:
 
 def test_warm_builds_match_a_clean_build_and_survive_errors(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    builder = Builder(project, out / "html", out / "doctrees")
-    first = builder.build()
-    assert first.ok, first.problems
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        first = builder.build()
+        assert first.ok, first.problems
 
-    # A prose edit: one build, the page shows it.
-    page = project / PERSON
-    text = page.read_text(encoding="utf-8")
-    page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
-    second = builder.build()
-    assert second.ok and second.id == first.id + 1, second.problems
-    assert "A sentence added in the preview." in (out / "html/people/lijun-wu.html").read_text()
+        # A prose edit: one build, the page shows it.
+        page = project / PERSON
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
+        second = builder.build([str(page)])  # saved in place: the warm application builds
+        assert second.ok and second.id == first.id + 1, second.problems
+        assert builder.warm_builds == 1
+        assert "A sentence added in the preview." in (out / "html/people/lijun-wu.html").read_text()
 
-    # A broken front matter: the build fails with the file and line, nothing raised.
-    broken = text.replace("name:", "name: [unclosed", 1)
-    assert broken != text
-    page.write_text(broken, encoding="utf-8")
-    failed = builder.build()
-    assert not failed.ok
-    located = [p for p in failed.problems if p.path == PERSON and p.line]
-    assert located, failed.problems
+        # A broken front matter: the build fails with the file and line, nothing raised.
+        broken = text.replace("name:", "name: [unclosed", 1)
+        assert broken != text
+        page.write_text(broken, encoding="utf-8")
+        failed = builder.build([str(page)])  # warm, then again by a new application
+        assert not failed.ok
+        located = [p for p in failed.problems if p.path == PERSON and p.line]
+        assert located, failed.problems
 
-    # The fixing edit: the same builder goes on, and its output is a clean build's.
-    page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
-    fixed = builder.build()
-    assert fixed.ok, fixed.problems
-    clean = sphinx_build(project, tmp_path / "clean")
-    assert clean.exit == 0, clean.warnings
-    assert _differences(out / "html", clean.outdir) == []
+        # The fixing edit: the same builder goes on, and its output is a clean build's.
+        page.write_text(text + "\nA sentence added in the preview.\n", encoding="utf-8")
+        fixed = builder.build([str(page)])
+        assert fixed.ok, fixed.problems
+        builder.index_later()
+        builder.wait_for_index()
+        clean = sphinx_build(project, tmp_path / "clean")
+        assert clean.exit == 0, clean.warnings
+        assert _differences(out / "html", clean.outdir) == []
 
 
 def test_a_new_bib_entry_reaches_the_pages(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    builder = Builder(project, out / "html", out / "doctrees")
-    assert builder.build().ok
-    bib = sorted((project / "bib").glob("*.bib"))[0]
-    person = (project / PERSON).read_text(encoding="utf-8")
-    assert "name: Lijun Wu" in person
-    with bib.open("a", encoding="utf-8") as f:
-        f.write("\n@misc{previewtest2025,\n  author = {Wu, Lijun and Doe, Jane},\n"
-                "  title = {A Paper Added While Previewing},\n  year = {2025},\n}\n")
-    result = builder.build()
-    assert result.ok, result.problems
-    assert "A Paper Added While Previewing" in (out / "html/people/lijun-wu.html").read_text()
-    clean = sphinx_build(project, tmp_path / "clean")
-    assert _differences(out / "html", clean.outdir) == []
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        bib = sorted((project / "bib").glob("*.bib"))[0]
+        person = (project / PERSON).read_text(encoding="utf-8")
+        assert "name: Lijun Wu" in person
+        with bib.open("a", encoding="utf-8") as f:
+            f.write("\n@misc{previewtest2025,\n  author = {Wu, Lijun and Doe, Jane},\n"
+                    "  title = {A Paper Added While Previewing},\n  year = {2025},\n}\n")
+        result = builder.build([str(bib)])
+        assert result.ok, result.problems
+        assert builder.warm_builds == 1
+        assert "A Paper Added While Previewing" in (out / "html/people/lijun-wu.html").read_text()
+
+        # A .bib pybtex cannot read: the warm build is done again by a new application, which
+        # leaves the file out and reports it at its file, as `make html` does.
+        good = bib.read_text(encoding="utf-8")
+        bib.write_text(good + "\n@misc{broken,\n  title = {Unclosed\n", encoding="utf-8")
+        broken = builder.build([str(bib)])
+        assert not broken.ok
+        rel = bib.relative_to(project).as_posix()
+        assert any(p.path == rel and p.line for p in broken.problems), broken.problems
+        bib.write_text(good, encoding="utf-8")
+        assert builder.build([str(bib)]).ok
+        builder.index_later()
+        builder.wait_for_index()
+        clean = sphinx_build(project, tmp_path / "clean")
+        assert _differences(out / "html", clean.outdir) == []
 
 
 def test_problems_keep_file_and_line(tmp_path: Path) -> None:
