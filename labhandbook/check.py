@@ -153,22 +153,32 @@ def find_pages(root: Path, exclude: Iterable[str] = (), include: Iterable[str] =
 
 
 def page_name_problems(root: Path, lab: LabConfig, config: Config) -> list[Problem]:
-    """Pages (of those Sphinx builds, ``config``: conf.py as Sphinx reads it) whose file name
-    would end a string of the page's HTML or inline script (shared by ``check`` and the
-    build; the registry names people and research files itself)."""
+    """Pages (of those Sphinx builds, ``config``: conf.py as Sphinx reads it) that are too
+    large or not UTF-8 (left out of the build), or whose file name would end a string of the
+    page's HTML or inline script (shared by ``check`` and the build; the registry reads
+    people and research pages itself)."""
+    from .registry import PageError, page_text
+    from .safety import content_file
+    from .sources import get_sources
+
     exclude = [*config.exclude_patterns, *config.templates_path, *config.html_static_path,
                *config.html_extra_path]
     problems = []
     registry_folders = {lab.people_dir, lab.research_dir}
-    from .registry import MAX_PAGE_BYTES
-
-    for rel in find_pages(root, exclude, config.include_patterns):
-        if str(Path(rel).parent) not in registry_folders and \
-                (root / rel).stat().st_size > MAX_PAGE_BYTES:
-            problems.append(Problem(rel, 1, f"the page is larger than {MAX_PAGE_BYTES // 1024} "
-                                    "KB and is left out", "split it into several pages",
-                                    code="page.too-large"))
-        if _UNSAFE_NAME.search(rel) and str(Path(rel).parent) not in registry_folders:
+    # The build has left out the pages too large or not UTF-8 (``sources.py``): report them.
+    pages = {*find_pages(root, exclude, config.include_patterns),
+             *get_sources(config).unreadable_pages}
+    for rel in sorted(pages):
+        if str(Path(rel).parent) in registry_folders and Path(rel).name != "index.md":
+            continue  # the registry reads these
+        try:
+            if content_file(root, root / rel) is not None:  # else: `outside_links` says it
+                page_text(root, root / rel)
+        except PageError as err:
+            problems.append(err.problem)
+        except OSError:
+            pass
+        if _UNSAFE_NAME.search(rel):
             problems.append(Problem(rel, 1, f"the file name {rel!r} has a character that is "
                                     "unsafe in a web address",
                                     "rename the file: lowercase words joined by '-', e.g. "

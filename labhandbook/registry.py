@@ -122,22 +122,32 @@ class PageError(Exception):
         self.problem = problem
 
 
-def read_page(root: Path, path: Path) -> Page:
-    """Read the front matter of ``path``; raise :class:`PageError` for anything unreadable."""
+def page_text(root: Path, path: Path) -> str:
+    """The text of the page file ``path``, read only when it is small enough: raise
+    :class:`PageError` when it is too large or not UTF-8 (the same words for every page,
+    a person's or a guide; the build leaves such a page out, see ``sources.py``)."""
     rel = path.relative_to(root).as_posix()
-    if path.stat().st_size > MAX_PAGE_BYTES:
-        raise PageError(Problem(rel, 1, f"the page is larger than {MAX_PAGE_BYTES // 1024} KB",
-                                "keep a page to its facts and a few paragraphs; split long "
-                                "text into guides", code="page.too-large"))
+    with path.open("rb") as f:  # never more than the limit (a link to /dev/zero is endless)
+        raw = f.read(MAX_PAGE_BYTES + 1)
+    if len(raw) > MAX_PAGE_BYTES:
+        raise PageError(Problem(rel, 1, f"the page is larger than {MAX_PAGE_BYTES // 1024} KB "
+                                "and is left out", "keep a page to its facts and a few "
+                                "paragraphs; split long text into several pages",
+                                code="page.too-large"))
     try:
-        raw = path.read_bytes()
-        source = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise PageError(
             Problem(rel, line, "the file is not UTF-8 text",
                     "save it as UTF-8 in your editor", code="page.encoding")
         ) from None
+
+
+def read_page(root: Path, path: Path) -> Page:
+    """Read the front matter of ``path``; raise :class:`PageError` for anything unreadable."""
+    rel = path.relative_to(root).as_posix()
+    source = page_text(root, path)
     source = source.replace("\r\n", "\n")
     if not source.startswith("---"):
         raise PageError(

@@ -31,6 +31,7 @@ import io
 import os
 import re
 import tempfile
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from sphinx.directives.patches import CSVTable
 from sphinx.environment.collectors import EnvironmentCollector
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+from sphinxcontrib.bibtex.directives import BibliographyDirective
 
 from .problems import Problem
 
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SAFETY_ATTR = "labhandbook_safety"
+SUBSTITUTED = "labhandbook_substituted"
 
 # --- the allow-list ---------------------------------------------------------------------------
 
@@ -105,6 +108,13 @@ MAX_BIB_BYTES = 16 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
 #: Folders of a handbook that are not content (besides hidden ones and virtual environments).
 NOT_CONTENT = frozenset({"_build", "node_modules", "__pycache__"})
+#: Longest ``:filter:`` of a ``{bibliography}``, and longest pattern (``%``) in it.
+MAX_FILTER_CHARS = 1000
+MAX_PATTERN_CHARS = 200
+#: Pieces of raw HTML (tags, blocks) a page may hold: each is sanitized on its own, and a
+#: page of 100,000 tags took minutes. Problems listed per page (the rest in one line).
+MAX_RAW_HTML = 2000
+MAX_PROBLEMS_PER_PAGE = 50
 
 WHAT_A_PAGE_MAY_CONTAIN = "see “What a page may contain” in CONTRIBUTING.md"
 
@@ -372,14 +382,21 @@ def _source_path(env: BuildEnvironment, source: str | None) -> str:
 
 
 def refuse(env: BuildEnvironment, source: str | None, line: int | None, message: str,
-           hint: str, code: str) -> Problem:
-    """Record (and log at its file and line) one thing the policy refused in the current page."""
+           hint: str, code: str) -> None:
+    """Record (and log at its file and line) one thing the policy refused in the current page;
+    past :data:`MAX_PROBLEMS_PER_PAGE`, one last line says there are more."""
     problem = Problem(_source_path(env, source), line or 1, message, hint, code=code)
     store: dict[str, list[Problem]] = getattr(env, SAFETY_ATTR)
-    if problem not in store.setdefault(env.docname, []):
-        store[env.docname].append(problem)
+    mine = store.setdefault(env.docname, [])
+    if len(mine) >= MAX_PROBLEMS_PER_PAGE:
+        if mine[-1].code != "safety.more":
+            mine.append(Problem(problem.path, problem.line, "the page has more problems like "
+                                "these, from here on", "fix those above and run the check "
+                                "again", code="safety.more"))
+            _log(env, mine[-1])
+    elif problem not in mine:
+        mine.append(problem)
         _log(env, problem)
-    return problem
 
 
 def _log(env: BuildEnvironment, problem: Problem) -> None:
@@ -434,20 +451,122 @@ def _line(node: nodes.Node) -> tuple[str | None, int | None]:
     return source, line
 
 
+class _Lines:
+    """Exact lines where docutils and MyST give only a paragraph's first line (inline HTML) or
+    none (``<meta>`` from front matter or ``.. meta::``): found in the text of the page's files.
+    Each search moves forward from the last place found and stays within the paragraph, so a
+    page costs one pass over its text, however many parts it has."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self.texts: dict[str, tuple[str, list[int]]] = {}
+        self.lowered: dict[str, str] = {}
+        self.meta_at: dict[str, int] = {}
+        self.cursors: dict[int, tuple[int, int]] = {}
+
+    def _text(self, source: str) -> tuple[str, list[int]]:
+        if source not in self.texts:
+            try:
+                text = Path(source).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            starts = [0, *(m.end() for m in re.finditer("\n", text))]
+            self.texts[source] = (text, starts)
+        return self.texts[source]
+
+    def inline(self, raw: nodes.raw, source: str | None, line: int | None) -> int | None:
+        """The line of an inline ``raw`` in a paragraph that starts at ``line``."""
+        para = raw.parent
+        if not isinstance(para, nodes.TextElement) or raw.line not in (None, para.line) or \
+                not line or raw.get(SUBSTITUTED):
+            return line
+        text, starts = self._text(source or self.page)
+        if line > len(starts):
+            return line
+        if id(para) not in self.cursors:  # where the paragraph's text is: its lines
+            last = min(len(starts), line + para.astext().count("\n") + 1)
+            self.cursors[id(para)] = (starts[line - 1],
+                                      starts[last] if last < len(starts) else len(text))
+        start, end = self.cursors[id(para)]
+        found = text.find(raw.astext(), start, end)
+        if found < 0:  # not written as is: stop looking in this paragraph
+            self.cursors[id(para)] = (end, end)
+            return line
+        self.cursors[id(para)] = (found + len(raw.astext()), end)
+        return bisect_right(starts, found)
+
+    def meta(self, source: str | None, words: Iterable[str]) -> int | None:
+        """The next line of the page's own file that names one of ``words`` (``http-equiv``)."""
+        source = source or self.page
+        text, starts = self._text(source)
+        low = self.lowered.setdefault(source, text.lower())
+        at = self.meta_at.get(source, 0)
+        found = min((i for i in (low.find(w, at) for w in words) if i >= 0), default=-1)
+        if found < 0:
+            return None
+        self.meta_at[source] = starts[bisect_right(starts, found)] \
+            if bisect_right(starts, found) < len(starts) else len(text)
+        return bisect_right(starts, found)
+
+
+class _Replacements:
+    """Nodes replaced all at once, one pass per parent (``replace_self`` looks each node up
+    in its parent's list: 10,000 refused links of one paragraph took minutes)."""
+
+    def __init__(self) -> None:
+        self.parents: dict[int, tuple[nodes.Element, dict[int, list[nodes.Node]]]] = {}
+
+    def add(self, old: nodes.Element, *new: nodes.Node) -> None:
+        if new and isinstance(new[0], nodes.Element):
+            new[0].update_basic_atts(old)
+        parent = old.parent
+        self.parents.setdefault(id(parent), (parent, {}))[1][id(old)] = list(new)
+
+    def apply(self) -> None:
+        for parent, news in self.parents.values():
+            children: list[nodes.Node] = []
+            for child in parent.children:
+                for node in news.get(id(child), [child]):
+                    node.parent = parent
+                    children.append(node)
+            parent.children = children
+
+
+def _set_text(raw: nodes.raw, text: str) -> None:
+    """The sanitized markup in place of ``raw``'s (in place: see :class:`_Replacements`)."""
+    raw.clear()
+    raw.append(nodes.Text(text))
+    raw["format"] = "html"
+
+
 def check_doctree(app: Sphinx, doctree: nodes.document) -> None:
     """Apply the policy to what the page produced: raw HTML, links, images, downloads, meta."""
     from .config import get_config
 
     env = app.env
     policy = HtmlPolicy(get_config(app).allow_embeds)
+    lines = _Lines(str(env.doc2path(env.docname)))
+    replace = _Replacements()
+    judged = 0
     for raw in list(doctree.findall(nodes.raw)):
         if isinstance(raw, TrustedHTML) or "html" not in raw.get("format", "").split():
             continue
+        judged += 1
+        if judged > MAX_RAW_HTML:
+            if judged == MAX_RAW_HTML + 1:
+                source, line = _line(raw)
+                refuse(env, source, lines.inline(raw, source, line),
+                       f"the page has more than {MAX_RAW_HTML} pieces of raw HTML; from here "
+                       "on they are left out", f"write it in Markdown; {WHAT_A_PAGE_MAY_CONTAIN}",
+                       "html.too-much")
+            _set_text(raw, "")
+            continue
         clean, found = judge_html(raw.astext(), policy)
         source, line = _line(raw)
+        line = lines.inline(raw, source, line)
         for offset, message, hint in found:
             refuse(env, source, (line or 1) + offset, message, hint, "html.not-allowed")
-        raw.replace_self(nodes.raw("", clean, format="html"))
+        _set_text(raw, clean)
     for ref in list(doctree.findall(nodes.reference)):
         uri = ref.get("refuri", "")
         scheme = scheme_of(uri)
@@ -455,13 +574,15 @@ def check_doctree(app: Sphinx, doctree: nodes.document) -> None:
             source, line = _line(ref)
             refuse(env, source, line, f"the page links to a `{scheme}:` address",
                    "link to an https:// address or a page of the handbook", "html.link")
-            ref.replace_self(nodes.inline("", "", *ref.children))
+            replace.add(ref, nodes.inline("", "", *ref.children))
     for meta in list(doctree.findall(nodes.meta)):
         if meta.get("http-equiv") or meta.get("charset"):
-            source, line = _line(meta)
+            # MyST gives front matter's `html_meta` no line, docutils' `meta` a wrong one.
+            source, line = get_source_line(meta)
+            line = lines.meta(source, ("http-equiv", "charset")) or line
             refuse(env, source, line, "the page sets `<meta http-equiv>` (a redirect, a header)",
                    "remove it: a page may set only a description and keywords", "html.meta")
-            meta.parent.remove(meta)
+            replace.add(meta)
     for image in list(doctree.findall(nodes.image)):
         uri = image.get("uri", "")
         source, line = _line(image)
@@ -470,12 +591,12 @@ def check_doctree(app: Sphinx, doctree: nodes.document) -> None:
                    else "the image is a `data:` address")
             refuse(env, source, line, why, "add the image file to the handbook and give its "
                    "relative path", "safety.image")
-            image.replace_self(nodes.inline("", image.get("alt", "")))
+            replace.add(image, nodes.inline("", image.get("alt", "")))
             continue
         problem = _path_problem(env, uri.replace("*", "x"), "the image")
         if problem:
             refuse(env, source, line, *problem, code="safety.outside")
-            image.replace_self(nodes.inline("", image.get("alt", "")))
+            replace.add(image, nodes.inline("", image.get("alt", "")))
     from sphinx import addnodes
 
     for download in list(doctree.findall(addnodes.download_reference)):
@@ -486,7 +607,8 @@ def check_doctree(app: Sphinx, doctree: nodes.document) -> None:
         if problem:
             source, line = _line(download)
             refuse(env, source, line, *problem, code="safety.outside")
-            download.replace_self(nodes.inline("", download.astext()))
+            replace.add(download, nodes.inline("", download.astext()))
+    replace.apply()
 
 
 def _path_problem(env: BuildEnvironment, target: str, what: str) -> tuple[str, str] | None:
@@ -582,6 +704,58 @@ class SafeInclude(_Guard):
                                   self.state_machine).run())
 
 
+# --- bibliography filters: patterns that run in linear time --------------------------------
+
+#: A pattern of ``:filter:`` that Python's backtracking ``re`` matches in linear time: plain
+#: text (metacharacters escaped with a backslash), alternatives joined by ``|``, each maybe
+#: anchored by ``^`` and ``$``. No group, class, repetition or wildcard, so nothing backtracks.
+#: (Alternatives start with different characters: this pattern is itself linear.)
+_PLAIN = r"\^?(?:[^.^$*+?{}\[\]()|\\]|\\[^A-Za-z0-9])*\$?"
+PLAIN_PATTERN = re.compile(f"{_PLAIN}(?:\\|{_PLAIN})*")
+
+
+def filter_problem(expression: str) -> str | None:
+    """Why a ``{bibliography}`` ``:filter:`` from a page is refused, or None.
+
+    sphinxcontrib-bibtex evaluates ``field % "pattern"`` with Python's ``re.search``, which
+    backtracks: ``title % "(a+)+$"`` on a long title runs for hours. So a pattern must be a
+    quoted text of :data:`PLAIN_PATTERN`, never a field's value (a .bib file is page content
+    too); the rest of the expression language (``==``, ``in``, ``and``...) is linear.
+    """
+    import ast
+
+    if len(expression) > MAX_FILTER_CHARS:
+        return f"the `:filter:` here is longer than {MAX_FILTER_CHARS} characters"
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return "the `:filter:` here is not a valid expression"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            pattern = node.right
+            if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
+                return "the `:filter:` here matches a pattern that is not a quoted text"
+            if len(pattern.value) > MAX_PATTERN_CHARS or \
+                    not PLAIN_PATTERN.fullmatch(pattern.value):
+                shown = pattern.value if len(pattern.value) <= 40 else pattern.value[:39] + "…"
+                return (f"the `:filter:` pattern `{shown}` is more than plain text (a pattern "
+                        "such as `(a+)+$` can take hours to match a long title)")
+    return None
+
+
+class SafeBibliography(BibliographyDirective, _Guard):
+    """``bibliography``: a ``:filter:`` only with patterns that run in linear time."""
+
+    def run(self) -> list[nodes.Node]:
+        if "filter" in self.options and (why := filter_problem(self.options["filter"])):
+            self.refuse(why, "match plain text of at most "
+                        f"{MAX_PATTERN_CHARS} characters, e.g. `author % \"Wu, Lijun\"` or "
+                        "`title % \"^graph|network$\"` (only `^`, `$` and `|` are special), or "
+                        "test a word with `\"graphs\" in keywords`", "safety.filter")
+            return []
+        return list(super().run())
+
+
 # --- substitutions: plain text ----------------------------------------------------------------
 
 
@@ -612,6 +786,7 @@ def _safe_parser() -> type:
             for node in self.current_node.children[before:]:
                 for raw in node.findall(nodes.raw):  # MyST numbers them one line down
                     raw.line = line
+                    raw[SUBSTITUTED] = True  # not written as such in the page
 
     class SafeMystParser(MystParser):  # type: ignore[misc]
         """MyST's parser with :class:`PlainSubstitutions` (its ``parse``, renderer swapped)."""
@@ -707,7 +882,8 @@ def setup_safety(app: Sphinx) -> None:
                  **{fmt: (_visit_trusted, _depart_trusted)
                     for fmt in ("html", "latex", "text", "man", "texinfo")})
     for name, directive in (("raw", SafeRaw), ("csv-table", SafeCSVTable),
-                            ("literalinclude", SafeLiteralInclude), ("include", SafeInclude)):
+                            ("literalinclude", SafeLiteralInclude), ("include", SafeInclude),
+                            ("bibliography", SafeBibliography)):
         app.add_directive(name, directive, override=True)
     app.add_source_parser(_safe_parser(), override=True)
     # Before the image and download collectors (500) note files to copy.

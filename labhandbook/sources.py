@@ -38,6 +38,9 @@ class Sources:
     unreadable_pages: frozenset[str] = frozenset()
     bib_data_errors: bool = False
     extended_names: bool = False  #: a .bib used writes names in biblatex's extended format
+    #: The root page is too large: Sphinx cannot build without it, so it is read as a stub
+    #: (its title only, at ``source-read``) instead of being left out.
+    stub_root: bool = False
 
 
 def get_sources(config: Config) -> Sources:
@@ -81,10 +84,12 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
 def _page_verdict(path: Path) -> dict[str, Any]:
     from .registry import MAX_PAGE_BYTES
 
-    if path.stat().st_size > MAX_PAGE_BYTES:  # reported as page.too-large
-        return {"bad": True}
+    with path.open("rb") as f:  # never more than the limit (a link to /dev/zero is endless)
+        raw = f.read(MAX_PAGE_BYTES + 1)
+    if len(raw) > MAX_PAGE_BYTES:  # reported as page.too-large
+        return {"bad": True, "large": True}
     try:
-        path.read_bytes().decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError:
         return {"bad": True}
     return {"bad": False}
@@ -125,16 +130,33 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
     project = Project(root, config.source_suffix)
     docs = project.discover(config.exclude_patterns, config.include_patterns)
     pages = {}
+    stub_root = False
     for doc in docs:
         rel = Path(project.doc2path(doc, absolute=True)).relative_to(root).as_posix()
-        pages[rel] = verdict("page", rel, _page_verdict)
+        pages[rel] = verdict("page-v2", rel, _page_verdict)
+        if doc == config.root_doc and pages[rel].get("large"):
+            stub_root = True
+            del pages[rel]
     if fresh != cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(fresh, sort_keys=True), encoding="utf-8")
     return Sources(left_out_bibs=frozenset(r for r, v in bibs.items() if v["bad"]),
                    unreadable_pages=frozenset(r for r, v in pages.items() if v["bad"]),
-                   bib_data_errors=data_errors,
+                   bib_data_errors=data_errors, stub_root=stub_root,
                    extended_names=any(v.get("extended") and not v["bad"] for v in bibs.values()))
+
+
+def stub_root(app: Sphinx, docname: str, source: list[str]) -> None:
+    """``source-read``: the root page when it is too large (reported as page.too-large)."""
+    if docname == app.config.root_doc and get_sources(app.config).stub_root:
+        source[0] = f"# {app.config.project}\n"
+
+
+def no_source_copy(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                   doctree: Any) -> None:
+    """``html-page-context``: no "show source" copy of a stubbed root page (10 MB of it)."""
+    if pagename == app.config.root_doc and get_sources(app.config).stub_root:
+        context["sourcename"] = ""
 
 
 def apply(app: Sphinx, config: Config, bib_files: list[str]) -> None:
@@ -185,3 +207,5 @@ def setup_sources(app: Sphinx) -> None:
     app.connect("builder-inited", _tolerate_extended_names, priority=499)
     app.connect("builder-inited", _end_tolerance, priority=501)
     app.connect("build-finished", _end_tolerance)
+    app.connect("source-read", stub_root)
+    app.connect("html-page-context", no_source_copy)

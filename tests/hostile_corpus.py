@@ -140,10 +140,22 @@ ATTACKS: list[Attack] = [
     Attack("front-matter-meta",
            "---\nmyst:\n  html_meta:\n    \"http-equiv=refresh\": \"0;url="
            f"{EVIL}/\"\n---\n# Meta\n\nText.\n",
-           expect=(_at("front-matter-meta", 1, "html.meta"),)),
+           expect=(_at("front-matter-meta", 4, "html.meta"),)),
     _page("rst-meta-refresh", "```{eval-rst}", ".. meta::",
           f"   :http-equiv=refresh: 0;url={EVIL}/", "```",
-          expect=((1, "html.meta"),)),  # docutils gives meta elements no line
+          expect=((5, "html.meta"),)),
+    # inline HTML is located at its own line, not its paragraph's first
+    _page("inline-html-lines", "First line of a paragraph,",
+          "second line with <img src=x.png onerror=alert(1)> inline,", "third line.", "",
+          "- item one", "- item two <b onclick=alert(2)>x</b>",
+          "  continued <i onclick=alert(3)>y</i>", expect=((4, NA), (8, NA), (9, NA))),
+    # --- a bibliography filter's pattern runs in Python's backtracking `re`: plain text only
+    _page("bibliography-regex", "```{bibliography}", ':filter: title % "(a+)+$"', "```",
+          expect=((3, "safety.filter"),)),
+    _page("bibliography-field-pattern", "```{bibliography}", ":filter: title % note", "```",
+          expect=((3, "safety.filter"),)),
+    _page("bibliography-bad-pattern", "```{eval-rst}", ".. bibliography::",
+          '   :filter: title % "["', "```", expect=((4, "safety.filter"),)),
     # --- inert: what a page may write stays, harmless
     _page("allowed-markup", "<b>bold</b> and <a href=\"https://example.org/\" "
           "target=\"_blank\">a link</a>", "",
@@ -152,6 +164,9 @@ ATTACKS: list[Attack] = [
     _page("code-is-text", "```html", "<script>alert(1)</script>", "```", "",
           "`<img src=x onerror=alert(1)>` and [x](javascript:alert(1))"),
     _page("entities-are-text", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    _page("bibliography-plain-filter", "```{bibliography}",
+          ':filter: author % "Wu, Lijun" and title % "^a|b$" or "x" in keywords',
+          ":keyprefix: plain-", "```"),
     # --- files that are not pages
     Attack("symlinks", "", expect=(("_static/leak.txt", 1, OUTSIDE),
                                    ("bib/leak.bib", 1, OUTSIDE),

@@ -175,6 +175,48 @@ def test_a_lab_embeds_a_video_it_allowed(tmp_path: Path) -> None:
     assert (problem.path, problem.line, problem.code) == ("talk.md", 5, "html.not-allowed")
 
 
+LINES_PAGE = """---
+myst:
+  html_meta:
+    description: A page
+    "http-equiv=refresh": "0;url=https://evil.example/"
+---
+# Lines
+
+First line of a paragraph,
+second line with <img src=x.png onerror=alert(1)> inline,
+third line, and <a href="javascript:alert(2)">a link</a>.
+
+<div class="note">
+<p>fine</p>
+<img src=y.png onerror=alert(3)>
+</div>
+
+1. one
+2. two <b onclick=alert(4)>x</b>
+   continued <i onclick=alert(5)>y</i>
+
+> Quoted,
+> <span onclick=alert(6)>quoted</span>.
+
+```{eval-rst}
+.. meta::
+   :keywords: fine
+   :http-equiv=refresh: 0;url=https://evil.example/
+```
+"""
+
+
+def test_problems_in_inline_html_and_meta_are_at_their_own_line(tmp_path: Path) -> None:
+    root = make_handbook(None, tmp_path)
+    (root / "lines.md").write_text(LINES_PAGE, encoding="utf-8")
+    found = [(p.path, p.line, p.code) for p in run_check(root).problems if p.severity == "error"]
+    assert found == [("lines.md", line, code) for line, code in (
+        (5, "html.meta"), (10, "html.not-allowed"), (11, "html.not-allowed"),
+        (15, "html.not-allowed"), (19, "html.not-allowed"), (20, "html.not-allowed"),
+        (23, "html.not-allowed"), (28, "html.meta"))]
+
+
 # --- denial of service ----------------------------------------------------------------------
 
 
@@ -198,6 +240,23 @@ DOS: dict[str, tuple[dict[str, str | bytes], dict[str, str], tuple[str, int, str
                  ("bib/big.bib", 1, "bib.too-large")),
     "name-500kb": ({"people/ada-lovelace.md": "---\nname: " + "A" * 500_000 + "\nrole: pi\n"
                     "---\n\n# Ada\n"}, {}, ("people/ada-lovelace.md", 2, "frontmatter.invalid")),
+    "bibliography-regex": ({
+        "bib/regex.bib": "@misc{regex2024,\n  author = {Wu, Lijun},\n  title = {"
+                         + "a" * 5_000 + "!},\n  year = {2024},\n}\n",
+        "regex.md": "# Regex\n\n```{bibliography}\n:filter: title % \"(a+)+$\"\n```\n"}, {},
+        ("regex.md", 3, "safety.filter")),
+    "guide-10mb": ({"big.md": "# Big\n\n" + "word " * 2_000_000}, {},
+                   ("big.md", 1, "page.too-large")),
+    "index-10mb": ({"index.md": "# Index\n\n" + "word " * 2_000_000}, {},
+                   ("index.md", 1, "page.too-large")),
+    # 20,000 raw HTML nodes and 10,000 refused links in one paragraph: each replaced on its
+    # own took minutes (docutils looks a node up in its parent's list to replace it).
+    "inline-html-10k": ({"tags.md": "# Tags\n\n<b onclick=alert(1)>y</b>\n"
+                         + "<b>x</b> " * 10_000 + "\n"}, {}, ("tags.md", 3, "html.not-allowed")),
+    "links-10k": ({"links.md": "# Links\n\n" + "[x](ftp://example.org/) " * 10_000 + "\n"},
+                  {}, ("links.md", 3, "html.link")),
+    "person-symlink-to-dev-zero": ({}, {"people/zed.md": "/dev/zero"},
+                                   ("people/zed.md", 1, "safety.outside")),
     "page-10mb": ({"people/ada-lovelace.md": "---\nname: Ada Lovelace\nrole: pi\n---\n\n"
                    + "word " * 2_000_000}, {}, ("people/ada-lovelace.md", 1, "page.too-large")),
 }
@@ -206,10 +265,32 @@ DOS: dict[str, tuple[dict[str, str | bytes], dict[str, str], tuple[str, int, str
 @pytest.mark.parametrize("case", sorted(DOS))
 def test_hostile_input_ends_in_bounded_time_with_a_located_error(tmp_path: Path,
                                                                  case: str) -> None:
-    files, links, (path, line, code) = DOS[case]
+    print(f"{case}: " + check_and_build(tmp_path, *DOS[case]))
+    path, _, code = DOS[case][2]
+    page = (tmp_path / "html" / path).with_suffix(".html")
+    if code == "page.too-large":  # left out, or (the root page) its title only
+        assert not page.exists() or page.stat().st_size < 200_000
+        assert not (tmp_path / "html/_sources" / path).exists()
+
+
+def test_a_guide_that_is_not_utf8_is_left_out_with_a_located_error(tmp_path: Path) -> None:
+    check_and_build(tmp_path, {"guide.md": "# Guide\n\nCaf\xe9\n".encode("latin-1")}, {},
+                    ("guide.md", 3, "page.encoding"))
+    assert not (tmp_path / "html/guide.html").exists()
+
+
+def check_and_build(tmp_path: Path, files: dict[str, str | bytes], links: dict[str, str],
+                    expected: tuple[str, int, str]) -> str:
+    """``check`` and the build of the test handbook with ``files`` and ``links`` added: both
+    report ``expected`` (path, line, code) within :data:`BOUND_S`, the build writes at most
+    50 MB; returns the times taken."""
+    path, line, code = expected
     root = make_handbook(None, tmp_path)
     for rel, text in files.items():
-        (root / rel).write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            (root / rel).write_bytes(text)
+        else:
+            (root / rel).write_text(text, encoding="utf-8")
     for rel, target in links.items():
         os.symlink(target, root / rel)
     env = {**os.environ, "NO_COLOR": "1"}
@@ -231,7 +312,7 @@ def test_hostile_input_ends_in_bounded_time_with_a_located_error(tmp_path: Path,
     assert "Traceback" not in build.stderr
     size = sum(p.stat().st_size for p in (tmp_path / "html").rglob("*") if p.is_file())
     assert size < 50 * 2**20, f"{size / 2**20:.0f} MB of output"
-    print(f"{case}: check {checked:.1f} s, build {built:.1f} s, output {size / 2**20:.1f} MB")
+    return f"check {checked:.1f} s, build {built:.1f} s, output {size / 2**20:.1f} MB"
 
 
 # --- smaller: duplicate keys, the e-mail pattern, the command line --------------------------
