@@ -338,11 +338,11 @@ Some reStructuredText.
 <iframe srcdoc="&lt;script&gt;steal()&lt;/script&gt;"></iframe>
 """
 #: (line, message) that check reports for RAW_HTML.
-#: Inline HTML is located at its paragraph, a raw directive at its first line.
+#: Inline HTML is located at its own line, a raw directive at its first line.
 RAW_HTML_PROBLEMS = [
     (3, "the event handler `onclick=`"),
     (5, "the event handler `onerror=`"),
-    (5, "a `javascript:` address"),
+    (6, "a `javascript:` address"),
     (19, "a `<script>` element"),
     (22, "the event handler `onmouseover=`"),
     (29, "a `<script>` element"),
