@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import re
 import reprlib
@@ -36,6 +37,11 @@ except ImportError:  # pragma: no cover
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 #: Largest page file read (front matter and prose): past it a page is refused, not parsed.
 MAX_PAGE_BYTES = 1024 * 1024
+#: Every node docutils builds for a page costs time, and markup makes nodes: a page of 250 KB of
+#: ``*a*`` took 20 s to build. Each line and each character that starts markup counts; the
+#: example lab's largest page counts about 700, a 40 KB document about 3,000.
+MAX_PAGE_MARKUP = 25_000
+_MARKUP_CHARS = "*_`[<#-|\n"  # not ">": every tag has one "<" already
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
@@ -135,13 +141,22 @@ def page_text(root: Path, path: Path) -> str:
                                 "paragraphs; split long text into several pages",
                                 code="page.too-large"))
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise PageError(
             Problem(rel, line, "the file is not UTF-8 text",
                     "save it as UTF-8 in your editor", code="page.encoding")
         ) from None
+    if sum(text.count(char) for char in _MARKUP_CHARS) > MAX_PAGE_MARKUP:
+        at = next(itertools.islice(re.finditer(f"[{re.escape(_MARKUP_CHARS)}]", text),
+                                   MAX_PAGE_MARKUP, None)).start()
+        raise PageError(Problem(
+            rel, text.count("\n", 0, at) + 1,
+            f"the page has more than {MAX_PAGE_MARKUP:,} lines and markup characters and is "
+            "left out (from this line on)", "split it into several pages, or put long data "
+            "in a file the page includes", code="page.too-large"))
+    return text
 
 
 def read_page(root: Path, path: Path) -> Page:

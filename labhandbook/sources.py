@@ -14,6 +14,7 @@ in the doctree folder (build state, not source).
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,8 @@ class Sources:
     unreadable_pages: frozenset[str] = frozenset()
     bib_data_errors: bool = False
     extended_names: bool = False  #: a .bib used writes names in biblatex's extended format
-    #: The root page is too large: Sphinx cannot build without it, so it is read as a stub
-    #: (its title only, at ``source-read``) instead of being left out.
+    #: The root page is too large or not UTF-8: Sphinx cannot build without it, so it is read
+    #: as a stub (its title only, at ``source-read``) instead of being left out.
     stub_root: bool = False
 
 
@@ -81,17 +82,13 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
     return {"bad": False, "data_error": False, "keys": keys, "extended": bool(extended)}
 
 
-def _page_verdict(path: Path) -> dict[str, Any]:
-    from .registry import MAX_PAGE_BYTES
+def _page_verdict(root: Path, path: Path) -> dict[str, Any]:
+    from .registry import PageError, page_text
 
-    with path.open("rb") as f:  # never more than the limit (a link to /dev/zero is endless)
-        raw = f.read(MAX_PAGE_BYTES + 1)
-    if len(raw) > MAX_PAGE_BYTES:  # reported as page.too-large
-        return {"bad": True, "large": True}
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"bad": True}
+    try:  # the same reading as ``check``'s: page.too-large, page.encoding
+        page_text(root, path)
+    except PageError as err:
+        return {"bad": True, "large": err.problem.code == "page.too-large"}
     return {"bad": False}
 
 
@@ -133,8 +130,8 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
     stub_root = False
     for doc in docs:
         rel = Path(project.doc2path(doc, absolute=True)).relative_to(root).as_posix()
-        pages[rel] = verdict("page-v2", rel, _page_verdict)
-        if doc == config.root_doc and pages[rel].get("large"):
+        pages[rel] = verdict("page-v3", rel, lambda p: _page_verdict(root, p))
+        if doc == config.root_doc and pages[rel]["bad"]:
             stub_root = True
             del pages[rel]
     if fresh != cache:
@@ -147,7 +144,8 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
 
 
 def stub_root(app: Sphinx, docname: str, source: list[str]) -> None:
-    """``source-read``: the root page when it is too large (reported as page.too-large)."""
+    """``source-read``: the root page when it is too large or not UTF-8 (reported as
+    page.too-large or page.encoding)."""
     if docname == app.config.root_doc and get_sources(app.config).stub_root:
         source[0] = f"# {app.config.project}\n"
 
@@ -175,6 +173,12 @@ def apply(app: Sphinx, config: Config, bib_files: list[str]) -> None:
         config.suppress_warnings = [*config.suppress_warnings, *suppress]
     if sources.unreadable_pages:
         config.exclude_patterns = [*config.exclude_patterns, *sorted(sources.unreadable_pages)]
+    if sources.stub_root:
+        # Sphinx decodes a page before ``source-read`` and stops with a traceback on a root
+        # page that is not UTF-8; every other page it reads is valid UTF-8 (the others are
+        # left out above), so decoding with replacement changes nothing but the root, whose
+        # text the stub replaces anyway.
+        config.source_encoding = LENIENT_ENCODING
 
 
 # --- adapter: names in biblatex's extended format through sphinxcontrib-bibtex's parse ---------
@@ -203,7 +207,32 @@ def _end_tolerance(app: Sphinx, *_: Any) -> None:
         capture.__exit__(None, None, None)
 
 
+LENIENT_ENCODING = "labhandbook_utf_8_sig_replace"
+_SIG = codecs.lookup("utf-8-sig")
+
+
+class _ReplacingDecoder(_SIG.incrementaldecoder):  # type: ignore[name-defined,misc]
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__("replace")
+
+
+def _find_lenient(name: str) -> codecs.CodecInfo | None:
+    """UTF-8 (with or without a byte-order mark), undecodable bytes replaced: the encoding
+    Sphinx reads with while the root page is stubbed (``codecs.register``)."""
+    if name != LENIENT_ENCODING:
+        return None
+    return codecs.CodecInfo(
+        name=LENIENT_ENCODING, encode=_SIG.encode,
+        decode=lambda data, errors="strict": _SIG.decode(data, "replace"),
+        incrementalencoder=_SIG.incrementalencoder, incrementaldecoder=_ReplacingDecoder,
+        streamreader=_SIG.streamreader, streamwriter=_SIG.streamwriter)
+
+
 def setup_sources(app: Sphinx) -> None:
+    try:
+        codecs.lookup(LENIENT_ENCODING)
+    except LookupError:
+        codecs.register(_find_lenient)
     app.connect("builder-inited", _tolerate_extended_names, priority=499)
     app.connect("builder-inited", _end_tolerance, priority=501)
     app.connect("build-finished", _end_tolerance)
