@@ -11,6 +11,7 @@ with one line naming what to install, so ``make test`` passes for a newcomer wit
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -154,19 +155,26 @@ class Site:
         return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-@pytest.fixture(scope="session")
-def site(handbook) -> Iterator[Site]:
-    """The handbook built by the ``handbook`` fixture, served on 127.0.0.1 (a free port)."""
-    handler = functools.partial(_QuietHandler, directory=str(handbook.outdir))
+@contextlib.contextmanager
+def serving(outdir: Path | str) -> Iterator[Site]:
+    """A built site's folder served on 127.0.0.1 (a free port) while the block runs."""
+    handler = functools.partial(_QuietHandler, directory=str(outdir))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="handbook-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="site-http", daemon=True)
     thread.start()
     try:
-        yield Site(f"http://127.0.0.1:{server.server_address[1]}/", Path(handbook.outdir))
+        yield Site(f"http://127.0.0.1:{server.server_address[1]}/", Path(outdir))
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def site(handbook) -> Iterator[Site]:
+    """The handbook built by the ``handbook`` fixture, served on 127.0.0.1 (a free port)."""
+    with serving(handbook.outdir) as served:
+        yield served
 
 
 # --- the browser --------------------------------------------------------------------------------

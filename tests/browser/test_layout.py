@@ -7,18 +7,15 @@ laptop). Pages come from the built sites' own files, so the tests follow the con
 
 from __future__ import annotations
 
-import functools
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO, sphinx_build
 
-from .conftest import TIMEOUT_MS, Site, _QuietHandler
+from .conftest import TIMEOUT_MS, Site, serving
 from .lab import Lab
 
 WIDTHS = (360, 1366)
@@ -85,16 +82,8 @@ def big_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         1), encoding="utf-8")
     build = sphinx_build(src, src.parent / "out")
     assert build.warnings == "", build.warnings[:2000]
-    handler = functools.partial(_QuietHandler, directory=str(build.outdir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_address[1]}/", Path(build.outdir))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(build.outdir) as served:
+        yield served
 
 
 def test_no_page_of_a_50_person_lab_scrolls_sideways(browser: Any, big_lab: Site) -> None:
