@@ -11,8 +11,10 @@ nothing a page's YAML holds can become markup or script.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
@@ -131,7 +133,7 @@ def initials(name: str) -> str:
 HUE_FAMILIES = ("blue", "warm", "green", "purple", "green", "warm", "green", "blue")
 
 
-def avatar_hues(registry: Registry) -> dict[str, int]:
+def avatar_hues(registry: Registry) -> Mapping[str, int]:
     """Each person's avatar colour, the same on their card and their page.
 
     A person starts from a colour derived from their slug and, walking the directory in its
@@ -140,8 +142,14 @@ def avatar_hues(registry: Registry) -> dict[str, int]:
     the two before them. So the colour is the person's, and neighbours on the directory
     differ; adding someone may change the colours of the few people after them.
     """
+    return _hues_in_order(tuple(registry.ordered_people()))
+
+
+@functools.lru_cache(maxsize=4)
+def _hues_in_order(order: tuple[str, ...]) -> Mapping[str, int]:
+    """The colours of a directory order, worked out once per order: every card and every
+    ``avatar:`` fingerprint asks (once per person page at each build: O(n²) uncached)."""
     hues: dict[str, int] = {}
-    order = registry.ordered_people()
     for i, slug in enumerate(order):
         start = int(hashlib.blake2b(slug.encode(), digest_size=2).hexdigest(), 16)
         before = [hues[s] for s in order[max(0, i - 3):i]]
@@ -150,7 +158,7 @@ def avatar_hues(registry: Registry) -> dict[str, int]:
         hues[slug] = next((h for h in options if h not in before
                            and HUE_FAMILIES[h] not in families),
                           next(h for h in options if h not in before))
-    return hues
+    return MappingProxyType(hues)
 
 
 def _avatar_digest(env: BuildEnvironment, token: str) -> str | None:
