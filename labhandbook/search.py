@@ -18,9 +18,14 @@ What this module does, all through documented hooks:
   matrix, publication lists of person and area pages, BibTeX, related papers) are excluded
   with Pagefind's ``--exclude-selectors``; paper pages mark their authors and venue with
   ``data-pagefind-weight`` (``papers.py``).
-- ``build-finished``: Pagefind indexes the output folder into ``pagefind/`` (``labhandbook serve``
-  runs it after the browser has reloaded: ``DEFER_ATTR``), skipped when no
-  HTML file changed since the last index.
+- ``html-page-context`` again, after every other handler: the wrapped content is kept as a
+  small HTML file in a build-owned folder of the doctree folder (``PAGES``; the page's ``lang``
+  and ``<title>`` around it), rewritten only when it changes, removed with its page.
+- ``build-finished``: Pagefind indexes that folder into the output's ``pagefind/``
+  (``labhandbook serve`` runs it after the browser has reloaded: ``DEFER_ATTR``), skipped when
+  no kept content changed since the last index. Pagefind reads only what it indexes (a third
+  of the written HTML at lab scale, which it otherwise parsed whole on every build: half its
+  time); its output is the same as indexing the written site (tests/test_search_index.py).
 - Templates (``templates_path``, ``!layout.html`` / ``!search.html``): pages other than the
   search page no longer load ``searchindex.js``; the search page runs Pagefind
   (``static/labhandbook-search.js``) and falls back to Sphinx's own search when the site is
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
 from sphinx.util import logging
 
 from .environment import get_library, get_registry
@@ -53,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 BUNDLE = "pagefind"  #: folder of the index in the output
 STATE_FILE = "labhandbook-search.json"
+#: Folder (in the doctree folder) of every indexed page's content, as Pagefind reads it.
+PAGES = "labhandbook-search-pages"
 #: An application attribute: a list there collects the build's Pagefind run instead of running it.
 DEFER_ATTR = "labhandbook_search_later"
 TEMPLATES = Path(__file__).parent / "html"
@@ -174,23 +182,60 @@ def pagefind_executable() -> str | None:
         return None
 
 
-def pagefind_command(outdir: Path) -> list[str] | None:
+def pagefind_command(site: Path, bundle: Path | None = None) -> list[str] | None:
+    """Pagefind indexing the HTML files under ``site`` into ``bundle`` (default:
+    ``site/pagefind``)."""
     exe = pagefind_executable()
     if exe is None:
         return None
-    cmd = [exe, "--site", str(outdir), "--output-subdir", BUNDLE, "--silent"]
+    cmd = [exe, "--site", str(site), "--silent"]
+    cmd += ["--output-subdir", BUNDLE] if bundle is None else ["--output-path", str(bundle)]
     for selector in EXCLUDE:
         cmd += ["--exclude-selectors", selector]
     return cmd
 
 
-def _html_state(outdir: Path) -> str:
-    """A fingerprint of every indexed HTML file's name, size and modification time."""
+def _page_file(app: Sphinx, pagename: str) -> Path:
+    """Where the indexed content of ``pagename`` is kept: its output path under ``PAGES``."""
+    rel = Path(app.builder.get_outfilename(pagename)).relative_to(app.outdir)
+    return Path(app.doctreedir, PAGES, rel)
+
+
+def _keep_indexed(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                  doctree: Any) -> None:
+    """Keep the page's indexed content (after every other handler: ``body`` as written) for
+    Pagefind; written only when it changed, so an unchanged page does not index again."""
+    if app.builder.name != "html":
+        return
+    path = _page_file(app, pagename)
+    body = context.get("body")
+    if not (isinstance(body, str) and body.startswith("<div data-pagefind-body")):
+        path.unlink(missing_ok=True)  # not (or no longer) indexed
+        return
+    # What Pagefind reads besides the body: the language, and <title> for a page without <h1>
+    # (as Sphinx's layout writes it).
+    title = html.escape(Markup(context.get("title", "")).striptags())
+    if context.get("docstitle") and not context.get("embedded"):
+        title += " &#8212; " + html.escape(str(context["docstitle"]))
+    lang = html.escape(str(context.get("lang_attr") or context.get("language") or "en"))
+    text = (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head><meta charset="utf-8">'
+            f"<title>{title}</title></head>\n<body>{body}</body>\n</html>\n").encode()
+    try:
+        if path.read_bytes() == text:
+            return
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text)
+
+
+def _pages_state(pages: Path, outdir: Path) -> str:
+    """A fingerprint of every kept page's name, size and modification time; pages whose HTML
+    file is gone (a removed page, deleted before this runs) are forgotten first."""
     stats = []
-    skip = {f"{name}.html" for name in UNINDEXED}
-    for path in sorted(outdir.rglob("*.html")):
-        rel = path.relative_to(outdir)
-        if rel.parts[0] == BUNDLE or rel.as_posix() in skip:
+    for path in sorted(pages.rglob("*.html")):
+        rel = path.relative_to(pages)
+        if not (outdir / rel).is_file():
+            path.unlink()
             continue
         st = path.stat()
         stats.append((rel.as_posix(), st.st_size, st.st_mtime_ns))
@@ -205,11 +250,12 @@ class IndexJob:
     outdir: Path
     state: Path
     cmd: list[str]
+    pages: Path  #: the kept content of the indexed pages (``PAGES``)
     current: str = ""
 
     def needed(self) -> bool:
-        """Whether an indexed HTML file changed since the last index (or there is none)."""
-        self.current = fingerprint(_html_state(self.outdir), self.cmd[1:], _CODE)
+        """Whether an indexed page changed since the last index (or there is none)."""
+        self.current = fingerprint(_pages_state(self.pages, self.outdir), self.cmd[1:], _CODE)
         try:
             saved = json.loads(self.state.read_text(encoding="utf-8")).get("html")
         except (OSError, ValueError, AttributeError):
@@ -239,14 +285,15 @@ class IndexJob:
 
 def index_job(app: Sphinx) -> IndexJob | None:
     """The Pagefind run of this build (``None`` when the binary is missing: warned)."""
-    outdir = Path(app.outdir)
-    cmd = pagefind_command(outdir)
+    outdir, pages = Path(app.outdir), Path(app.doctreedir, PAGES)
+    cmd = pagefind_command(pages, outdir / BUNDLE)
     if cmd is None:
         logger.warning("the search index was not built: the pagefind binary is missing — "
                        "reinstall the handbook's dependencies (`make venv`, `pip install .`)",
                        type="labhandbook", subtype="search")
         return None
-    return IndexJob(outdir, Path(app.doctreedir, STATE_FILE), cmd)
+    pages.mkdir(parents=True, exist_ok=True)
+    return IndexJob(outdir, Path(app.doctreedir, STATE_FILE), cmd, pages)
 
 
 def build_index(app: Sphinx, exception: Exception | None) -> None:
@@ -284,4 +331,5 @@ _CODE = source_fingerprint(__file__)  #: a new version of this module indexes ag
 def setup_search(app: Sphinx) -> None:
     app.connect("config-inited", _templates)
     app.connect("html-page-context", _mark_page)
+    app.connect("html-page-context", _keep_indexed, priority=1000)  # the body as written
     app.connect("build-finished", build_index, priority=900)  # after every file is written
