@@ -40,6 +40,11 @@ class LabConfig:
     #: (``name``, ``url``), ``location``, ``email``, ``contact_url``, ``openings`` (``title``,
     #: ``text``, ``url``). Every field is optional; unset fields are not shown.
     profile: LabProfile = LabProfile()
+    #: At most this many entries on the publications page: older years, newest first, get a
+    #: page each (``publications-2019.html``), so the page's first view stays under 500 KB
+    #: at department scale (5,000 entries). The default fits about 160 bytes of compressed
+    #: HTML per reference plus the theme's assets.
+    publications_per_page: int = 2000
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LabConfig:
@@ -74,6 +79,11 @@ class LabConfig:
         for key, value in raw.items():
             if key == "allow_embeds":
                 raw[key] = _embeds(value)
+            elif types[key] in (int, "int"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(
+                        f"conf.py: `{CONFIG_NAME}[{key!r}]` must be a whole number of at least 1"
+                    )
             elif types[key] in (bool, "bool"):
                 if not isinstance(value, bool):
                     raise ConfigError(

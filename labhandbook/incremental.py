@@ -102,9 +102,14 @@ def pages_showing(env: BuildEnvironment, changed: set[str]) -> set[str]:
 
 
 def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
-    """Where each cited key's ``{cite}`` link points: the bibliography's page and anchor."""
+    """Where each cited key's ``{cite}`` link points: the bibliography's page (or the page of
+    the entry's year, when that year is not on the publications page) and anchor."""
+    from .publications import citation_pages
+
     domain = cast("BibtexDomain", env.get_domain("cite"))
-    return {c.key: [c.bibliography_key.docname, c.citation_id] for c in domain.citations}
+    pages = citation_pages(env)
+    return {c.key: [pages.get(c.citation_id, c.bibliography_key.docname), c.citation_id]
+            for c in domain.citations}
 
 
 def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:

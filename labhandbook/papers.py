@@ -428,7 +428,9 @@ def _write_sitemap(app: Sphinx, exception: Exception | None) -> None:
     base = base.rstrip("/") + "/"
     # Pages that exist: source pages and the paper pages of listed entries with safe keys
     # (`check` refuses others; a crossref parent volume that is no lab work has none)
-    pages = [*app.env.found_docs,
+    from .publications import earlier_year_pages
+
+    pages = [*app.env.found_docs, *earlier_year_pages(app.env).values(),
              *(paper_page(k) for k in get_library(app.env).ordered() if safe_key(k))]
     urls = sorted(base + app.builder.get_target_uri(page) for page in pages)
     body = "".join(f"  <url><loc>{html.escape(url)}</loc></url>\n" for url in urls)

@@ -10,6 +10,7 @@ citation lists (no duplicate-citation or duplicate-label warnings).
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 LIBRARY_KEY_ATTR = "labhandbook_library_key"
 PUBLICATIONS = "publications"
 INDEX = "publication-index"
+INDEX_MARK = "labhandbook-publication-index"  #: metadata of the page with the canonical list
 DOWNLOADS = "_downloads/bib"
 LAB_BIB = "_downloads/publications.bib"  #: the whole library, standard fields only
 BACKEND = pybtex.plugin.find_plugin("pybtex.backends", "docutils")()
@@ -259,13 +261,25 @@ class PublicationIndex(SphinxDirective):
         out.append(bar_chart(year_counts(lib, lib.ordered()), "Publications per year",
                              "pubs-per-year"))
         out.append(filter_bar(get_registry(env), lib))
+        lab = self.config._labhandbook  # type: ignore[attr-defined]
+        earlier: list[int] = []
+        if env.docname == lab.publications_page:
+            # Kept per document by Sphinx's metadata collector (cleared when it is re-read).
+            env.metadata[env.docname][INDEX_MARK] = True
+            earlier = split_years(lib, lab.publications_per_page)[1]
         for year, kinds in groups.items():
-            label = str(year) if year else "Undated"
+            if year in earlier:
+                continue  # on a page of its own (html-collect-pages)
+            label = year_label(year)
             sect = section(document, label, f"year-{label}")
             for kind in KINDS:
                 if kind in kinds:
                     sect += nodes.rubric(KINDS[kind], KINDS[kind], classes=["lh-kind-heading"])
                     sect += nodes.container(classes=["lh-pub-slot"], lh_keys=kinds[kind])
+            out.append(sect)
+        if earlier:
+            sect = section(document, "Earlier years", "earlier-years")
+            sect += year_links(groups, earlier, env.docname, None)
             out.append(sect)
         bib = BibliographyDirective(
             "bibliography", [], {"all": None, "style": STYLE_NAME, "list": "citation"},
@@ -275,6 +289,163 @@ class PublicationIndex(SphinxDirective):
         holder.extend(bib)
         out.append(holder)
         return out
+
+
+# --- earlier years on pages of their own ---------------------------------------------------------
+#
+# A department's list (5,000 entries) is 800 KB of compressed HTML: the publications page shows
+# the newest years up to ``publications_per_page`` entries and each earlier year gets a page
+# next to it, rendered at ``html-collect-pages`` (only when what it shows changed). The
+# entries stay sphinxcontrib-bibtex's citations of the one canonical bibliography; a ``{cite}``
+# of an entry of an earlier year is pointed at that year's page (:func:`place_citations`).
+
+
+def year_label(year: int) -> str:
+    return str(year) if year else "Undated"
+
+
+def split_years(lib: Library, limit: int) -> tuple[list[int], list[int]]:
+    """The years the publications page shows (newest first, at most ``limit`` entries, at
+    least one year) and the earlier years, which get a page each."""
+    counts: dict[int, int] = {}
+    for key in lib.ordered():
+        year = lib.pubs[key].year
+        counts[year] = counts.get(year, 0) + 1
+    years = list(counts)
+    shown, total = 0, 0
+    while shown < len(years) and (not shown or total + counts[years[shown]] <= limit):
+        total += counts[years[shown]]
+        shown += 1
+    return years[:shown], years[shown:]
+
+
+def year_page(docname: str, year: int) -> str:
+    """The page of an earlier year, next to the publications page."""
+    return f"{docname}-{year_label(year).lower()}"
+
+
+def earlier_year_pages(env: BuildEnvironment) -> dict[int, str]:
+    """Year -> page, for the years of the canonical list not on the publications page."""
+    lab = env.config._labhandbook  # type: ignore[attr-defined]
+    if not env.metadata.get(lab.publications_page, {}).get(INDEX_MARK):
+        return {}  # the page lists its entries some other way: no split
+    earlier = split_years(get_library(env), lab.publications_per_page)[1]
+    return {year: year_page(lab.publications_page, year) for year in earlier}
+
+
+def citation_pages(env: BuildEnvironment) -> dict[str, str]:
+    """Citation id -> page, for the canonical list's entries shown on an earlier year's page
+    (every other citation is on its bibliography's page)."""
+    pages = earlier_year_pages(env)
+    if not pages:
+        return {}
+    lib = get_library(env)
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    docname = env.config._labhandbook.publications_page  # type: ignore[attr-defined]
+    return {c.citation_id: pages[lib.pubs[c.key].year] for c in domain.citations
+            if c.bibliography_key.docname == docname and c.key in lib.pubs
+            and lib.pubs[c.key].year in pages}
+
+
+def year_links(groups: dict[int, Any], earlier: list[int], docname: str,
+               current: int | None) -> nodes.paragraph:
+    """Links to the publications page and to the pages of earlier years (with their counts)."""
+    para = nodes.paragraph(classes=["lh-year-pages"])
+    if current is not None:
+        shown = [y for y in groups if y not in earlier]
+        span = year_label(shown[0]) + (f"–{year_label(shown[-1])}" if len(shown) > 1 else "")
+        para += nodes.reference("", f"{span} and the list's filter", refuri="#",
+                                lh_page=docname)
+        para += nodes.Text(" · ")
+    for i, year in enumerate(earlier):
+        if i:
+            para += nodes.Text(" · ")
+        count = sum(len(v) for v in groups[year].values())
+        text = f"{year_label(year)} ({count})"
+        if year == current:
+            para += nodes.strong(text, text)
+        else:
+            para += nodes.reference("", text, refuri="#", lh_page=year_page(docname, year))
+    return para
+
+
+def _year_page_body(app: Sphinx, docname: str, year: int, pagename: str,
+                    groups: dict[int, dict[str, list[str]]], earlier: list[int],
+                    cites: dict[str, Any]) -> str:
+    """The HTML of an earlier year's page: its entries grouped by type, as on the
+    publications page (same anchors, classes, filter bar and BibTeX buttons)."""
+    from docutils.utils import new_document
+
+    lib, registry = get_library(app.env), get_registry(app.env)
+    label = year_label(year)
+    document = new_document(pagename)
+    sect = section(document, f"Publications {label}", f"year-{label}")
+    count = sum(len(v) for v in groups[year].values())
+    sect += paragraph(f"{count} publication{'s' if count != 1 else ''} of {label}, "
+                      "grouped by type. Other years:", classes=["lh-pub-count"])
+    sect += year_links(groups, earlier, docname, year)
+    sect += filter_bar(registry, lib)
+    for kind in KINDS:
+        keys = groups[year].get(kind)
+        if not keys:
+            continue
+        sect += nodes.rubric(KINDS[kind], KINDS[kind], classes=["lh-kind-heading"])
+        group = nodes.bullet_list(classes=["lh-pub-group"])
+        for key in keys:
+            cite = cites[key]
+            item = nodes.list_item(ids=[cite.citation_id], classes=[
+                "lh-citation", *pub_classes(registry, lib.pubs[key])])
+            text = f"[{cite.formatted_entry.label}]"
+            item += nodes.paragraph("", "", nodes.inline(text, text, classes=["lh-label"]),
+                                    nodes.Text(" "), *lib.texts[key].render(BACKEND))
+            item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
+            group += item
+        sect += group
+    _resolve_links(app.builder, registry, pagename, sect)
+    return str(app.builder.render_partial(sect)["fragment"])
+
+
+def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Render the pages of earlier years whose content changed (or whose file is missing)."""
+    if app.builder.format != "html":
+        return
+    env = app.env
+    pages = earlier_year_pages(env)
+    if not pages:
+        return
+    from .papers import _site_digest
+
+    lib, registry = get_library(env), get_registry(env)
+    docname = env.config._labhandbook.publications_page  # type: ignore[attr-defined]
+    domain = cast("BibtexDomain", env.get_domain("cite"))
+    cites = {c.key: c for c in domain.citations if c.bibliography_key.docname == docname}
+    groups: dict[int, dict[str, list[str]]] = {}
+    for key in lib.ordered():
+        pub = lib.pubs[key]
+        groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+    earlier = list(pages)
+    note_outputs(app, [app.builder.get_target_uri(p) for p in pages.values()])
+    site = _site_digest(app)
+    shared = fingerprint(site, earlier, [(y, sum(map(len, groups[y].values()))) for y in groups],
+                         registry.digest("names"), registry.digest("roster"),
+                         registry.digest("area-titles"))
+    for year, pagename in pages.items():
+        keys = [k for kind in KINDS for k in groups[year].get(kind, [])]
+        if any(k not in cites for k in keys):
+            continue  # the bibliography is not on the publications page: nothing to show
+        digest = fingerprint(shared, lib.digest_of(keys),
+                             [(cites[k].citation_id, cites[k].formatted_entry.label)
+                              for k in keys])
+        target = Path(app.outdir, app.builder.get_target_uri(pagename))
+        if outputs_current(app, f"year-page:{pagename}", digest, [target]):
+            continue
+        title = html.escape(f"Publications {year_label(year)}")
+        context = {"title": title, "pagetitle": title, "display_toc": False, "sourcename": "",
+                   "body": _year_page_body(app, docname, year, pagename, groups, earlier,
+                                           cites),
+                   "lh_year_page": year}
+        yield pagename, context, "page.html"
+        record_outputs(app, f"year-page:{pagename}", digest)
 
 
 # --- automatic sections and write-time work ------------------------------------------------------
@@ -377,8 +548,16 @@ def place_citations(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     (after sphinxcontrib-bibtex has rendered the bibliography in its post-transform).
     """
     builder, env = app.builder, app.env
-    registry = get_registry(env)
-    for ref in list(doctree.findall(nodes.reference)):
+    _resolve_links(builder, get_registry(env), docname, doctree)
+    _point_cites_at_year_pages(app, doctree, docname)
+    _group_citations(env, doctree, docname)
+
+
+def _resolve_links(builder: Any, registry: Any, docname: str, tree: nodes.Element) -> None:
+    """``labhandbook:`` links, generated files (``lh_root_path``) and pages of earlier years
+    (``lh_page``) as relative URLs from ``docname``."""
+    here = builder.get_target_uri(docname)
+    for ref in list(tree.findall(nodes.reference)):
         uri = ref.get("refuri", "")
         resolved = resolve_uri(builder, registry, docname, uri)
         if resolved is not None:
@@ -387,8 +566,36 @@ def place_citations(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             if uri.startswith(PERSON_SCHEME):
                 ref["classes"].append("lh-member")
         elif ref.get("lh_root_path"):  # a generated file, relative to the site's root
-            ref["refuri"] = relative_uri(builder.get_target_uri(docname), ref["lh_root_path"])
-    _group_citations(env, doctree, docname)
+            ref["refuri"] = relative_uri(here, ref["lh_root_path"])
+        elif ref.get("lh_page"):
+            ref["refuri"] = relative_uri(here, builder.get_target_uri(ref["lh_page"]))
+            ref["internal"] = True
+
+
+def _point_cites_at_year_pages(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """A ``{cite}`` of an entry shown on an earlier year's page links there (same anchor).
+
+    sphinxcontrib-bibtex links a citation with Sphinx's ``make_refnode``: ``refuri`` is the
+    bibliography's page plus ``#`` and the citation's id, or ``refid`` alone on that page.
+    """
+    pages = citation_pages(app.env)
+    if not pages:
+        return
+    builder = app.builder
+    here = builder.get_target_uri(docname)
+    bib_doc = app.env.config._labhandbook.publications_page  # type: ignore[attr-defined]
+    base = "" if docname == bib_doc else relative_uri(here, builder.get_target_uri(bib_doc))
+    for ref in doctree.findall(nodes.reference):
+        if "refuri" in ref:
+            path, sep, ident = ref["refuri"].partition("#")
+            if not sep or path != base:
+                continue
+        else:
+            ident = ref.get("refid", "") if docname == bib_doc else ""
+        if ident in pages:
+            ref.attributes.pop("refid", None)
+            ref["refuri"] = relative_uri(here, builder.get_target_uri(pages[ident])) + "#" + ident
+            ref["internal"] = True
 
 
 def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: str) -> None:
@@ -479,4 +686,5 @@ def setup_publications(app: Sphinx) -> None:
     app.connect("doctree-read", _note_cited, priority=450)
     app.connect("doctree-resolved", place_citations)
     app.connect("build-finished", _write_downloads)
+    app.connect("html-collect-pages", _collect_year_pages)
     app.add_js_file("labhandbook.js")

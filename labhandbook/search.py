@@ -107,6 +107,8 @@ def page_kind(app: Sphinx, pagename: str, context: dict[str, Any]) -> str | None
     """The kind of page shown in results, or ``None`` for pages that are not indexed."""
     if context.get("lh_paper"):
         return PAPER
+    if context.get("lh_year_page"):
+        return PUBLICATIONS
     if pagename in UNINDEXED or "body" not in context:
         return None
     kind = get_registry(app.env).by_docname.get(pagename, (None, ""))[0]

@@ -121,7 +121,9 @@ def initial() -> Lab:
     lab = Lab(settings={"project": '"Edit lab"', "extensions": '["labhandbook"]',
                         "html_theme": '"sphinx_book_theme"',
                         "html_baseurl": '"https://lab.example.org/"',
-                        "labhandbook": '{"lab_name": "Edit lab"}'})
+                        # Few entries a page: earlier years get pages of their own, and
+                        # entries move between them as years fill up.
+                        "labhandbook": '{"lab_name": "Edit lab", "publications_per_page": 2}'})
     lab.areas = {"molecules": {"title": "Molecules", "summary": "About molecules.",
                                "keywords": ["molecules", "drugs"]},
                  "translation": {"title": "Machine translation", "summary": "Translating.",
@@ -339,7 +341,8 @@ def setting(lab: Lab, rng: random.Random) -> str:
     if what == "html_title":
         lab.settings["html_title"] = json.dumps(rng.choice(["Edit lab", "The Edit Lab"]))
     elif what == "lab_name":
-        lab.settings["labhandbook"] = repr({"lab_name": rng.choice(["Edit lab", "Lab of Edits"])})
+        lab.settings["labhandbook"] = repr({"lab_name": rng.choice(["Edit lab", "Lab of Edits"]),
+                                            "publications_per_page": rng.choice([1, 2, 4])})
     else:
         lab.settings["html_baseurl"] = json.dumps(rng.choice(["https://lab.example.org/",
                                                               "https://edits.example.net/"]))
