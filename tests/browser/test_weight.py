@@ -5,17 +5,22 @@ icon fonts (labhandbook/icons.py) and never from the theme's full fonts."""
 
 from __future__ import annotations
 
+import gzip
+import re
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labhandbook.assets import DROPPED_SCRIPT
+from labhandbook.config import LabConfig
 from labhandbook.papers import PAPERS_DIR
 from labhandbook.serve import serving
 
 from .lab import Lab
-from .weight import BUDGET_BYTES, BUDGET_REQUESTS, weigh
+from .weight import BUDGET_BYTES, BUDGET_REQUESTS, FIRST_VIEW_LIMIT, weigh
 
 KINDS = ("home", "person", "publications", "paper")
 #: Where the theme's full Font Awesome fonts are (225 KB; labhandbook/icons.py).
@@ -93,3 +98,57 @@ def test_theme_icons_still_drawn(page: Any, site: Any, page_of: dict[str, str],
         assert icon["content"] not in ("none", "normal", ""), icon
         assert icon["width"] > 0 and icon["loaded"], icon
         assert icon["fromSubset"], icon
+
+
+#: Entries a page in the generated lab below: a few years on the publications page, the
+#: earlier ones on their own pages.
+SMALL_PAGE = 150
+
+
+@pytest.fixture(scope="module")
+def split_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A generated lab of 400 entries (benchmarks/synthlab.py) whose publications page holds
+    at most :data:`SMALL_PAGE` of them, built and served with gzip."""
+    from conftest import sphinx_build
+
+    repo = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo / "benchmarks"))
+    try:
+        import synthlab
+    finally:
+        sys.path.pop(0)
+    src = tmp_path_factory.mktemp("split") / "src"
+    synthlab.write(synthlab.generate(12, 4, 400), "handbook", src)
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(
+        '"publications_page": "publications",',
+        f'"publications_page": "publications", "publications_per_page": {SMALL_PAGE},'),
+        encoding="utf-8")
+    build = sphinx_build(src, src.parent / "out")
+    assert build.warnings == "", build.warnings[:2000]
+    with serving(build.outdir) as base:
+        yield base, build.outdir
+
+
+def test_a_department_publications_page_stays_within_the_first_view_limit(
+        browser: Any, split_lab: tuple[str, Path]) -> None:
+    """The publications page shows at most ``publications_per_page`` entries (2,000 by
+    default): its first view, projected to that many entries at the bytes each reference
+    costs here (compressed), stays within the issue's 500 KB. A department's 5,000 entries
+    were 959,744 bytes in one page; heavier markup per reference fails this."""
+    base, html = split_lab
+    text = (html / "publications.html").read_text(encoding="utf-8")
+    items = re.findall(r'<li class="lh-citation.*?</li>', text, flags=re.S)
+    shown = len(items)
+    assert 0 < shown <= SMALL_PAGE
+    assert list(html.glob("publications-*.html")), "no earlier year got a page of its own"
+    per_reference = len(gzip.compress("\n".join(items).encode(), 6)) / shown
+    weight = weigh(browser, base + "publications.html")
+    limit = LabConfig().publications_per_page
+    projected = weight.bytes + per_reference * (limit - shown)
+    assert projected <= FIRST_VIEW_LIMIT, (
+        f"{limit} entries at {per_reference:.0f} compressed bytes each: {projected:,.0f} bytes "
+        f"for a first view of the publications page (measured {weight.bytes:,} with {shown})")
+    for page in html.glob("publications-*.html"):  # one year a page
+        year = weigh(browser, base + page.name)
+        assert year.bytes <= FIRST_VIEW_LIMIT, f"{year.url}: {year.heaviest()}"
