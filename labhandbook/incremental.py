@@ -108,7 +108,7 @@ def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
 
     domain = cast("BibtexDomain", env.get_domain("cite"))
     pages = citation_pages(env)
-    return {c.key: [pages.get(c.citation_id, c.bibliography_key.docname), c.citation_id]
+    return {c.key: list(pages.get(c.citation_id, (c.bibliography_key.docname, c.citation_id)))
             for c in domain.citations}
 
 

@@ -38,7 +38,7 @@ from .environment import (
     outputs_current,
     record_outputs,
 )
-from .library import KINDS, Library, update_library
+from .library import KINDS, Library, safe_key, update_library
 from .registry import fingerprint, source_fingerprint
 from .safety import TrustedHTML
 from .style import (
@@ -333,23 +333,33 @@ def earlier_year_pages(env: BuildEnvironment) -> dict[int, str]:
     return {year: year_page(lab.publications_page, year) for year in earlier}
 
 
-def citation_pages(env: BuildEnvironment) -> dict[str, str]:
-    """Citation id -> page, for the canonical list's entries shown on an earlier year's page
-    (every other citation is on its bibliography's page)."""
+def year_anchor(key: str, citation_id: str) -> str:
+    """An entry's anchor on its year's page: its BibTeX key, which does not change when other
+    entries are added (sphinxcontrib-bibtex's ``idNN`` numbers the whole list), so neither do
+    the year's page nor the pages that cite it."""
+    return f"ref-{key}" if safe_key(key) else citation_id
+
+
+def citation_pages(env: BuildEnvironment) -> dict[str, tuple[str, str]]:
+    """Citation id -> (page, anchor), for the canonical list's entries shown on an earlier
+    year's page (every other citation is on its bibliography's page, at its id)."""
     pages = earlier_year_pages(env)
     if not pages:
         return {}
     lib = get_library(env)
     domain = cast("BibtexDomain", env.get_domain("cite"))
     docname = env.config._labhandbook.publications_page  # type: ignore[attr-defined]
-    return {c.citation_id: pages[lib.pubs[c.key].year] for c in domain.citations
+    return {c.citation_id: (pages[lib.pubs[c.key].year], year_anchor(c.key, c.citation_id))
+            for c in domain.citations
             if c.bibliography_key.docname == docname and c.key in lib.pubs
             and lib.pubs[c.key].year in pages}
 
 
 def year_links(groups: dict[int, Any], earlier: list[int], docname: str,
                current: int | None) -> nodes.paragraph:
-    """Links to the publications page and to the pages of earlier years (with their counts)."""
+    """Links to the publications page and to the pages of earlier years (with their counts
+    on the publications page; a year's page shows the years only, so that an entry added to
+    one year does not change the others' pages)."""
     para = nodes.paragraph(classes=["lh-year-pages"])
     if current is not None:
         shown = [y for y in groups if y not in earlier]
@@ -361,7 +371,7 @@ def year_links(groups: dict[int, Any], earlier: list[int], docname: str,
         if i:
             para += nodes.Text(" · ")
         count = sum(len(v) for v in groups[year].values())
-        text = f"{year_label(year)} ({count})"
+        text = year_label(year) if current is not None else f"{year_label(year)} ({count})"
         if year == current:
             para += nodes.strong(text, text)
         else:
@@ -392,12 +402,10 @@ def _year_page_body(app: Sphinx, docname: str, year: int, pagename: str,
         sect += nodes.rubric(KINDS[kind], KINDS[kind], classes=["lh-kind-heading"])
         group = nodes.bullet_list(classes=["lh-pub-group"])
         for key in keys:
-            cite = cites[key]
-            item = nodes.list_item(ids=[cite.citation_id], classes=[
+            item = nodes.list_item(ids=[year_anchor(key, cites[key].citation_id)], classes=[
                 "lh-citation", *pub_classes(registry, lib.pubs[key])])
-            text = f"[{cite.formatted_entry.label}]"
-            item += nodes.paragraph("", "", nodes.inline(text, text, classes=["lh-label"]),
-                                    nodes.Text(" "), *lib.texts[key].render(BACKEND))
+            # No label: sphinxcontrib-bibtex's numbers change whenever an entry is added.
+            item += nodes.paragraph("", "", *lib.texts[key].render(BACKEND))
             item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
             group += item
         sect += group
@@ -426,7 +434,7 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
     earlier = list(pages)
     note_outputs(app, [app.builder.get_target_uri(p) for p in pages.values()])
     site = _site_digest(app)
-    shared = fingerprint(site, earlier, [(y, sum(map(len, groups[y].values()))) for y in groups],
+    shared = fingerprint(site, earlier, [y for y in groups if y not in pages],
                          registry.digest("names"), registry.digest("roster"),
                          registry.digest("area-titles"))
     for year, pagename in pages.items():
@@ -434,8 +442,7 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
         if any(k not in cites for k in keys):
             continue  # the bibliography is not on the publications page: nothing to show
         digest = fingerprint(shared, lib.digest_of(keys),
-                             [(cites[k].citation_id, cites[k].formatted_entry.label)
-                              for k in keys])
+                             [year_anchor(k, cites[k].citation_id) for k in keys])
         target = Path(app.outdir, app.builder.get_target_uri(pagename))
         if outputs_current(app, f"year-page:{pagename}", digest, [target]):
             continue
@@ -593,8 +600,9 @@ def _point_cites_at_year_pages(app: Sphinx, doctree: nodes.document, docname: st
         else:
             ident = ref.get("refid", "") if docname == bib_doc else ""
         if ident in pages:
+            page, anchor = pages[ident]
             ref.attributes.pop("refid", None)
-            ref["refuri"] = relative_uri(here, builder.get_target_uri(pages[ident])) + "#" + ident
+            ref["refuri"] = relative_uri(here, builder.get_target_uri(page)) + "#" + anchor
             ref["internal"] = True
 
 

@@ -97,3 +97,32 @@ def test_a_wrong_page_size_is_one_message(value: object) -> None:
     with pytest.raises(ConfigError, match=r"publications_per_page.*whole number"):
         LabConfig.from_dict({"publications_per_page": value})
     assert LabConfig.from_dict({"publications_per_page": 300}).publications_per_page == 300
+
+
+def test_an_added_entry_leaves_the_pages_of_other_years_alone(tmp_path: Path) -> None:
+    """sphinxcontrib-bibtex numbers its anchors over the whole list, so one entry added first
+    renumbers them all; entries on a year's page are anchored at their key instead: that page,
+    and an unchanged page that cites one of its entries, are not written again."""
+    stamps: dict[str, int] = {}
+    watched = ("publications-2018.html", "research/molecules.html", "publications.html")
+
+    def prepare(src: Path) -> None:
+        per_page(src, 1)
+        page = src / "research/molecules.md"
+        page.write_text(page.read_text(encoding="utf-8") + "\nSee {cite:p}`wu2018rl`.\n",
+                        encoding="utf-8")
+
+    def edit(src: Path) -> None:  # a 2021 entry first in the first file: every anchor moves
+        for name in watched:
+            stamps[name] = (tmp_path / "inc/html" / name).stat().st_mtime_ns
+        bib = src / "bib/a.bib"
+        bib.write_text(NEW_ENTRY.replace("2030", "2021") + bib.read_text(encoding="utf-8"),
+                       encoding="utf-8")
+
+    inc, clean, _ = two_builds(tmp_path, edit, prepare=prepare)
+    assert differences(inc, clean) == []
+    links = re.findall(r'href="(\.\./publications[^"]*#[^"]+)"',
+                       (inc / "research/molecules.html").read_text(encoding="utf-8"))
+    assert links == ["../publications-2018.html#ref-wu2018rl"]
+    written = [n for n in watched if (inc / n).stat().st_mtime_ns != stamps[n]]
+    assert written == ["publications.html"]
