@@ -127,6 +127,31 @@ def test_a_new_bib_entry_reaches_the_pages(project: Path, tmp_path: Path) -> Non
         assert _differences(out / "html", clean.outdir) == []
 
 
+def test_make_html_after_serve_goes_on_from_its_environment(project: Path,
+                                                          tmp_path: Path) -> None:
+    """serve's builds do not pickle the environment in the build's process (a forked child
+    saves it, ``pickle_in_child``): the file it leaves is a real environment, so a
+    ``make html`` afterwards reads no page, and its output is a clean build's."""
+    from test_incremental import build, finish
+
+    out = tmp_path / "out"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        page = project / PERSON
+        page.write_text(page.read_text(encoding="utf-8") + "\nSaved in the preview.\n",
+                        encoding="utf-8")
+        assert builder.build([str(page)]).ok
+        assert builder.warm_builds == 1
+        assert builder.wait_saved()
+        builder.index_later()
+        builder.wait_for_index()
+    log = finish(build(project, out, 1), "make html after serve")
+    assert "0 added, 0 changed, 0 removed" in log, log
+    assert "failed" not in log, log
+    clean = sphinx_build(project, tmp_path / "clean")
+    assert _differences(out / "html", clean.outdir) == []
+
+
 def test_problems_keep_file_and_line(tmp_path: Path) -> None:
     text = (f"{tmp_path}/people/x.md:12: WARNING: unknown document: 'y' [ref.doc]\n"
             f"{tmp_path}/bib/a.bib: ERROR: something\n  more detail\n"
