@@ -31,12 +31,14 @@ from . import bibreader
 from .config import LabConfig
 from .library import (
     ALIASES,
+    DOI_LINK_RE,
+    DOI_RE,
     KINDS,
     VOLUMES,
     entry_date,
     eprint_of,
     latex_url,
-    safe_key,
+    page_name,
     split_keywords,
 )
 from .names import Name, Roster, attribution_notes, parse_name
@@ -92,8 +94,6 @@ URL_FIELDS = ("url", "code")
 
 HTTPS_RE = re.compile(r"^https://[^\s<>\"'\\{}]+$")
 HTTP_RE = re.compile(r"^http://[^\s<>\"'\\{}]+$")
-DOI_RE = re.compile(r"^10\.\d{4,9}/[^\s\"'\\{}]+$")  # SICI DOIs hold < and >
-DOI_LINK_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(10\..*)$", re.IGNORECASE)
 ARXIV_NEW_RE = re.compile(r"^\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}(?:v\d+)?$")
 ARXIV_OLD_RE = re.compile(r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?$")
 ARXIV_LINK_RE = re.compile(r"^(?:https?://)?(?:www\.)?arxiv\.org/(?:abs|pdf)/(.+?)(?:\.pdf)?/?$",
@@ -106,8 +106,9 @@ ENTRY_START_RE = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 COMMENT_RE = re.compile(r"@\s*comment\s*[{(]", re.IGNORECASE)
 _BRACES = re.compile(r"[{}]")
 STRAY_RE = re.compile(r"^[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|[}),])", re.MULTILINE)
-#: A key is the address of its paper's page (papers/<key>.html): letters, digits, ``_.:+-``,
-#: and ``/`` between parts (DBLP keys); never a quote, ``<``, ``#``, ``..`` or a space.
+#: A key is the address of its paper's page (papers/<key>.html, ``library.page_name``):
+#: letters, digits, ``_.:+-``, and ``/`` between parts (DBLP keys), apostrophes written ``-``
+#: (JabRef's ``O'Hara_1999``); never a double quote, ``<``, ``#``, ``..`` or a space.
 # --- reading: entries with the line of every field -------------------------------------------
 
 
@@ -328,6 +329,10 @@ def _locate_error(text: str, rel: str, error: PybtexError, key: str | None,
                   field_name: str | None, line: int, start: int) -> Problem:
     """Turn one of pybtex's errors into a located problem that says what to do."""
     entry_name = f"`{key}`" if key else "this entry"
+    if bibreader.keyless_error(error):
+        return Problem(rel, line, "this entry has no key, so it is left out",
+                       "give it a key, e.g. @article{wu2024scaling, ...}, or delete it if it "
+                       "is empty", severity="warning", code="bib.no-key")
     if isinstance(error, UndefinedMacro):
         name = str(error.args[0]) if error.args else "?"
         what = f"`{field_name.lower()}`" if field_name else "a field"
@@ -377,6 +382,7 @@ class _Checker:
 
     def run(self) -> list[Problem]:
         keys: dict[str, BibEntry] = {}
+        pages: dict[str, BibEntry] = {}
         for entry in self.lib.entries:
             folded = entry.key.casefold()
             first = keys.get(folded)
@@ -388,6 +394,16 @@ class _Checker:
                          "(keys ignore upper and lower case)", "bib.duplicate-key")
                 continue
             keys[folded] = entry
+            page = (page_name(entry.key) or "").casefold()
+            other = pages.get(page)
+            if other is not None:
+                where = (f"line {other.line}" if other.path == entry.path
+                         else f"{other.path}:{other.line}")
+                self.add(entry, None, f"the key {entry.where} gives the same page address "
+                         f"as `{other.key}` ({where})", "give one of the two entries another "
+                         "key", "html.unsafe-key")
+            elif page:
+                pages[page] = entry
             self.entry(entry)
         self.news_papers(keys)
         self.problems.extend(attribution_notes(
@@ -404,7 +420,7 @@ class _Checker:
 
     # one entry
     def entry(self, e: BibEntry) -> None:
-        if not safe_key(e.key):
+        if not page_name(e.key):
             self.add(e, None, f"the key {e.where} cannot be the address of the paper's page",
                      "use letters, digits and `_ - . : +` (and `/` between parts), e.g. "
                      "wu2024scaling", "html.unsafe-key")
@@ -517,13 +533,16 @@ class _Checker:
         doi = latex_url(e.fields.get("doi", ""))
         if doi and not DOI_RE.match(doi):
             link = DOI_LINK_RE.match(doi)
+            # what an exporter or a hand wrote there: read (a link) or shown without a link
             if link and DOI_RE.match(link.group(1)):
                 self.add(e, "doi", f"the `doi` of {e.where} is a link, not a DOI: {doi}",
-                         f"write only the DOI: doi = {{{link.group(1)}}}", "bib.doi")
+                         f"write only the DOI: doi = {{{link.group(1)}}}", "bib.doi",
+                         severity="warning")
             else:
-                self.add(e, "doi", f"the `doi` of {e.where} is not a DOI: {_short(doi)}",
-                         "write it as 10.<number>/<suffix>, e.g. doi = {10.18653/v1/N19-1423}, "
-                         "or remove the field", "bib.doi")
+                self.add(e, "doi", f"the `doi` of {e.where} is not a DOI: {_short(doi)}; it "
+                         "is shown without a link", "write it as 10.<number>/<suffix>, e.g. "
+                         "doi = {10.18653/v1/N19-1423}, or remove the field", "bib.doi",
+                         severity="warning")
         self.eprint(e)
 
     def eprint(self, e: BibEntry) -> None:

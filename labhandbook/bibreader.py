@@ -28,10 +28,19 @@ from dataclasses import dataclass
 
 from pybtex.database.input.bibtex import LowLevelParser
 from pybtex.exceptions import PybtexError
+from pybtex.scanner import TokenRequired
 from pybtex.utils import CaseInsensitiveDict
 
 #: One syntax error: (pybtex's error, entry key, field name, line, offset of the command).
 Error = tuple[PybtexError, "str | None", "str | None", int, int]
+
+
+def keyless_error(error: Exception) -> bool:
+    """Whether ``error`` is pybtex's "entry key expected": an entry written without a key
+    (JabRef writes ``@Article{,`` for an entry left empty). pybtex, when it does not stop
+    there, keeps it as an entry named ``unnamed-N`` with no fields."""
+    return isinstance(error, TokenRequired) and bool(error.args) and str(
+        error.args[0]).startswith("entry key")
 
 
 @dataclass

@@ -16,6 +16,23 @@ _PLAIN = re.compile(r"[\\{}$~]|--|``|''")
 _BRACES = re.compile(r"[{}]")
 #: ``$^{*}$``, ``$^\dagger$``: a superscript mark, kept as its character.
 _SUP_MATH = re.compile(r"\$\s*\^\s*\{?\s*(\\dagger|\\ddagger|\\star|\*|[\w,†‡]+)\s*\}?\s*\$")
+#: Sub- and superscripts in math (``Cu$_2$O``, ``$T^{-1}$``) that Unicode has characters for:
+#: written with them (Cu₂O); others are left to pylatexenc (``_x`` as written).
+_MATH = re.compile(r"\$[^$]*\$")
+_SCRIPT = re.compile(r"([_^])(?:\{\s*([^{}\\]*?)\s*\}|([0-9a-zA-Z+=()-]))")
+_SCRIPTS = {"_": str.maketrans("0123456789+-=()aehklmnopstx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕₖₗₘₙₒₚₛₜₓ"),
+            "^": str.maketrans("0123456789+-=()in", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿ")}
+
+
+def _script(match: re.Match[str]) -> str:
+    kind, text = match.group(1), match.group(2) if match.group(2) is not None else match.group(3)
+    shown = text.translate(_SCRIPTS[kind])
+    return shown if text and all(a != b for a, b in zip(text, shown, strict=True)) else (
+        match.group(0))
+
+
+def _scripts(value: str) -> str:
+    return _MATH.sub(lambda m: _SCRIPT.sub(_script, m.group(0)), value) if "$" in value else value
 
 
 @lru_cache(maxsize=2)
@@ -65,11 +82,12 @@ def _decode(value: str, source: bool) -> str:
 @lru_cache(maxsize=65536)
 def latex_text(value: str) -> str:
     """A BibTeX field as clean text: accents, escapes, dashes, quotes, markup (``\\emph``,
-    ``\\textbf``, ``\\url``, ``\\href``) and simple math (``$\\alpha$``, ``$^{*}$``) decoded,
+    ``\\textbf``, ``\\url``, ``\\href``) and simple math (``$\\alpha$``, ``$^{*}$``, ``Cu$_2$O``)
+    decoded,
     braces dropped, whitespace collapsed. Plain UTF-8 text costs one regex search."""
     if _PLAIN.search(value):
-        value = _decode(_SUP_MATH.sub(lambda m: "\\textsuperscript{" + m.group(1) + "}", value),
-                        source=False)
+        value = _decode(_SUP_MATH.sub(lambda m: "\\textsuperscript{" + m.group(1) + "}",
+                                      _scripts(value)), source=False)
     return " ".join(value.split())
 
 

@@ -139,11 +139,26 @@ def eprint_of(fields: Mapping[str, str]) -> tuple[str, str, str] | None:
     return archive or "eprint", eprint, ""
 
 
+DOI_RE = re.compile(r"^10\.\d{4,9}/[^\s\"'\\{}]+$")  # SICI DOIs hold < and >
+DOI_LINK_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(10\..*)$", re.IGNORECASE)
+
+
+def doi_of(fields: Mapping[str, str]) -> tuple[str, bool]:
+    """The entry's DOI (read out of a doi.org link or a ``doi:`` prefix, as some exporters
+    write it) and whether it is one: only a DOI is linked; anything else in the field (a
+    publisher's item id typed there) is shown as written."""
+    doi = latex_url(fields.get("doi", ""))
+    link = DOI_LINK_RE.match(doi)
+    if link and DOI_RE.match(link.group(1)):
+        return link.group(1), True
+    return doi, bool(DOI_RE.match(doi))
+
+
 def link_targets(fields: Mapping[str, str]) -> list[tuple[str, str]]:
     """The (label, url) links an entry offers, in display order (fields as written)."""
     links = []
-    doi = latex_url(fields.get("doi", ""))
-    if doi:
+    doi, is_doi = doi_of(fields)
+    if is_doi:
         links.append(("DOI", "https://doi.org/" + quote(doi, safe="/:;()[]")))
     eprint = eprint_of(fields)
     if eprint and eprint[2]:
@@ -285,6 +300,22 @@ def safe_key(key: str) -> bool:
                for part in key.split("/"))
 
 
+#: Apostrophes that key generators copy from family names (JabRef's ``O'Hara_1999``,
+#: BibDesk's ``D'Angelo:2010``): a page address cannot hold them (they end a JavaScript
+#: string), so the page is named with ``-`` in their place.
+APOSTROPHES_RE = re.compile("['\u2019]")
+
+
+def page_name(key: str) -> str | None:
+    """The name of the paper page of ``key`` (under ``papers/``): the key itself when it is
+    safe, with ``-`` for the apostrophes exporters write, else None (no page; ``check``
+    reports the key)."""
+    if safe_key(key):
+        return key
+    name = APOSTROPHES_RE.sub("-", key)
+    return name if safe_key(name) else None
+
+
 def split_keywords(value: str) -> list[str]:
     """The tags of a ``keywords`` field: comma-separated, exact (shared with ``check``)."""
     return [kw.strip() for kw in value.split(",") if kw.strip()]
@@ -339,7 +370,7 @@ def make_pub(entry: Any, fields: Mapping[str, str], persons: Mapping[str, list[A
     year, month, date = entry_date(fields)
     eprint = eprint_of(fields)
     identifiers = []
-    doi = latex_url(fields.get("doi", ""))
+    doi, _ = doi_of(fields)
     if doi:
         identifiers.append(("DOI", doi))
     if eprint:
@@ -402,7 +433,9 @@ def update_library(old: Library | None, entries: Mapping[str, Any], registry: Re
         fields = resolved_fields(entry, entries)
         persons = resolved_persons(entry, entries)
         members = match_members(persons.get("author", []), names)
-        listed = entry.type.lower() not in UNLISTED and (
+        # an entry with nothing in it (pybtex's `unnamed-N` for an entry without a key) is no
+        # publication
+        listed = entry.type.lower() not in UNLISTED and bool(entry.fields or entry.persons) and (
             key.casefold() not in parents or any(members)
             or any(match_members(persons.get("editor", []), names)))
         digest = entry_digest(entry, fields, persons, [*members, listed], salt)

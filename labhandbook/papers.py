@@ -21,7 +21,7 @@ from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
 from .environment import get_library, get_registry, note_outputs
-from .library import KIND_SINGULAR, Library, Pub, safe_key
+from .library import KIND_SINGULAR, Library, Pub, page_name
 from .registry import fingerprint
 from .search import AUTHORS_WEIGHT, VENUE_WEIGHT, weight
 from .style import PAPERS_DIR
@@ -39,7 +39,7 @@ NEIGHBOURS = 3  #: candidates on each side of the paper in each of its lists
 
 
 def paper_page(key: str) -> str:
-    return f"{PAPERS_DIR}/{key}"
+    return f"{PAPERS_DIR}/{page_name(key)}"
 
 
 def json_ld(data: dict[str, Any]) -> str:
@@ -95,7 +95,7 @@ class PaperRenderer:
             keys, positions = self._list(name)
             pos = positions[pub.key]
             for key in keys[max(0, pos - NEIGHBOURS): pos + NEIGHBOURS + 1]:
-                if key != pub.key and safe_key(key):  # an unsafe key has no page
+                if key != pub.key and page_name(key):  # an unsafe key has no page
                     shared[key] = shared.get(key, 0) + 1
 
         def rank(key: str) -> tuple[int, int, int, str]:
@@ -301,7 +301,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         overall, written = "", {}
     outdir = Path(app.outdir)
     folder = outdir / PAPERS_DIR
-    keys = [k for k in renderer.lib.ordered() if safe_key(k)]  # `check` reports unsafe keys
+    keys = [k for k in renderer.lib.ordered() if page_name(k)]  # `check` reports unsafe keys
     files = {app.builder.get_target_uri(paper_page(k)): k for k in keys}
     combined = _library_digest(renderer)
     if combined == overall and set(written) == set(keys):
@@ -334,7 +334,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         yield paper_page(key), context, "page.html"
     state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
                      encoding="utf-8")
-    for stale in {k for k in written if safe_key(k)} - set(current):
+    for stale in {k for k in written if page_name(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)
 
 
@@ -431,7 +431,7 @@ def _write_sitemap(app: Sphinx, exception: Exception | None) -> None:
     from .publications import earlier_year_pages
 
     pages = [*app.env.found_docs, *earlier_year_pages(app.env).values(),
-             *(paper_page(k) for k in get_library(app.env).ordered() if safe_key(k))]
+             *(paper_page(k) for k in get_library(app.env).ordered() if page_name(k))]
     urls = sorted(base + app.builder.get_target_uri(page) for page in pages)
     body = "".join(f"  <url><loc>{html.escape(url)}</loc></url>\n" for url in urls)
     text = ('<?xml version="1.0" encoding="UTF-8"?>\n'

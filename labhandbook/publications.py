@@ -38,7 +38,7 @@ from .environment import (
     outputs_current,
     record_outputs,
 )
-from .library import KINDS, Library, safe_key, update_library
+from .library import KINDS, Library, page_name, safe_key, update_library
 from .registry import fingerprint, source_fingerprint
 from .safety import TrustedHTML
 from .style import (
@@ -126,7 +126,7 @@ def resolve_uri(builder: Any, registry: Any, docname: str, uri: str) -> str | No
     if uri.startswith(PERSON_SCHEME):
         target = registry.person_doc(uri[len(PERSON_SCHEME):])
     elif uri.startswith(PAPER_SCHEME):
-        target = f"{PAPERS_DIR}/{uri[len(PAPER_SCHEME):]}"
+        target = f"{PAPERS_DIR}/{page_name(uri[len(PAPER_SCHEME):])}"
     else:
         return None
     return relative_uri(builder.get_target_uri(docname), builder.get_target_uri(target))

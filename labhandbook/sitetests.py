@@ -126,6 +126,7 @@ def site_build(handbook_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     from .config import get_config
     from .environment import get_library, get_registry
+    from .library import page_name
     from .style import PAPERS_DIR
 
     out = tmp_path_factory.mktemp("site")
@@ -144,7 +145,8 @@ def site_build(handbook_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         areas={s: f"{lab.research_dir}/{s}.html" for s in registry.areas},
         lists=[f"{lab.people_dir}/index.html", f"{lab.research_dir}/index.html",
                f"{lab.publications_page}.html"],
-        papers={k: f"{PAPERS_DIR}/{k}.html" for k in library.ordered()},  # listed ones
+        papers={k: f"{PAPERS_DIR}/{page_name(k)}.html" for k in library.ordered()
+                if page_name(k)},  # listed ones
     )
 
 

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 CACHE_FILE = "labhandbook-sources.json"
 SOURCES_ATTR = "_labhandbook_sources"
-VERDICT_VERSION = 2  #: bumped when a verdict changes meaning (2: extended names read)
+#: bumped when a verdict changes meaning (2: extended names read, 3: entries without a key)
+VERDICT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Sources:
     unreadable_pages: frozenset[str] = frozenset()
     bib_data_errors: bool = False
     extended_names: bool = False  #: a .bib used writes names in biblatex's extended format
+    keyless_entries: bool = False  #: a .bib used has an entry without a key (left out)
     #: The root page is too large or not UTF-8: Sphinx cannot build without it, so it is read
     #: as a stub (its title only, at ``source-read``) instead of being left out.
     stub_root: bool = False
@@ -58,6 +60,7 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
     from pybtex.database import BibliographyDataError
     from pybtex.database.input.bibtex import Parser
 
+    from .bibreader import keyless_error
     from .names import extended_name_error
     from .safety import MAX_BIB_BYTES, MAX_FIELD_CHARS
 
@@ -73,13 +76,16 @@ def _bib_verdict(path: Path, encoding: str) -> dict[str, Any]:
     except Exception:  # noqa: BLE001  (any failure: the file is left out, never a traceback)
         return {"bad": True, "data_error": False, "keys": []}
     extended = [e for e in captured if extended_name_error(e)]
-    others = [e for e in captured if not extended_name_error(e)]
+    keyless = [e for e in captured if keyless_error(e)]
+    others = [e for e in captured if not extended_name_error(e) and not keyless_error(e)]
     if any(not isinstance(e, BibliographyDataError) for e in others):
         return {"bad": True, "data_error": False, "keys": []}
-    keys = list(parser.data.entries)
+    # an entry without a key is kept by pybtex as an empty `unnamed-N`: not listed (library)
+    keys = [k for k, e in parser.data.entries.items() if e.fields or e.persons]
+    tolerated = {"extended": bool(extended), "keyless": bool(keyless)}
     if others:  # in strict mode pybtex stops at the first: the keys after it are not read
-        return {"bad": False, "data_error": True, "keys": keys, "extended": bool(extended)}
-    return {"bad": False, "data_error": False, "keys": keys, "extended": bool(extended)}
+        return {"bad": False, "data_error": True, "keys": keys, **tolerated}
+    return {"bad": False, "data_error": False, "keys": keys, **tolerated}
 
 
 def _page_verdict(root: Path, path: Path) -> dict[str, Any]:
@@ -140,7 +146,8 @@ def decide(app: Sphinx, config: Config, bib_files: list[str]) -> Sources:
     return Sources(left_out_bibs=frozenset(r for r, v in bibs.items() if v["bad"]),
                    unreadable_pages=frozenset(r for r, v in pages.items() if v["bad"]),
                    bib_data_errors=data_errors, stub_root=stub_root,
-                   extended_names=any(v.get("extended") and not v["bad"] for v in bibs.values()))
+                   extended_names=any(v.get("extended") and not v["bad"] for v in bibs.values()),
+                   keyless_entries=any(v.get("keyless") and not v["bad"] for v in bibs.values()))
 
 
 def stub_root(app: Sphinx, docname: str, source: list[str]) -> None:
@@ -194,8 +201,12 @@ def _tolerate_extended_names(app: Sphinx) -> None:
     are captured (``pybtex.errors.capture``) around that parse only: handlers at 499 and 501.
     Every other error of those files was ruled out above, and ``check`` reports it anyway.
     On an upgrade of sphinxcontrib-bibtex that parses elsewhere, the build stops with pybtex's
-    error again; ``tests/test_names_corpus.py`` builds a lab with such names."""
-    if get_sources(app.config).extended_names and CAPTURE_ATTR not in app.__dict__:
+    error again; ``tests/test_names_corpus.py`` builds a lab with such names.
+    The same holds for an entry without a key (JabRef's ``@Article{,`` of an entry left
+    empty): strict pybtex stops at it, lenient pybtex keeps it as an empty ``unnamed-N``,
+    which the library does not list; ``tests/test_corpus.py`` builds such a file."""
+    sources = get_sources(app.config)
+    if (sources.extended_names or sources.keyless_entries) and CAPTURE_ATTR not in app.__dict__:
         capture = pybtex.errors.capture()
         capture.__enter__()
         app.__dict__[CAPTURE_ATTR] = capture

@@ -45,10 +45,15 @@ def test_located_reader_equals_pybtex(name: str, text: str) -> None:
     """Same entries, keys, types, fields and names as pybtex's public parse; lines are right."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     commands, errors = bibreader.parse(text, CaseInsensitiveDict(month_names))
-    assert errors == [], name
+    # the corpus's genuine syntax error (a comma lost by hand) and JabRef's empty entry
+    # without a key are the only errors: pybtex reads past both, as this reader does
+    keyless = sum(bibreader.keyless_error(e[0]) for e in errors)
+    assert len(errors) == keyless + name.endswith("zotero-biblatex.bib"), name
     with pybtex.errors.capture():  # a repeated key or field: pybtex keeps the first
         theirs = parse_string(text, "bibtex")
-    entries = [c for c in commands if c.kind not in ("string", "preamble")]
+    failed = [c for c in commands if c.failed]
+    assert len(failed) == len(errors), name
+    entries = [c for c in commands if c.kind not in ("string", "preamble") and not c.failed]
     assert entries, name
     lines = text.split("\n")
     seen: set[str] = set()
@@ -71,7 +76,7 @@ def test_located_reader_equals_pybtex(name: str, text: str) -> None:
         for role in PERSONS:
             written = [str(Person(n)) for n in split_name_list(ours.get(role, ""))]
             assert written == [str(p) for p in other.persons.get(role, [])], (name, cmd.key)
-    assert len(seen) == len(theirs.entries), name
+    assert len(seen) + len(failed) == len(theirs.entries), name
 
 
 def test_located_reader_reports_what_pybtex_rejects() -> None:

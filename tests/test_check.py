@@ -193,9 +193,10 @@ CASES: list[Case] = [
          edits=((PAPERS, "year = {2024}", "year = {forthcoming}"),)),
     Case("bib-unknown-type", PAPERS, 1, "unknown entry type `@journal`", "warning",
          edits=((PAPERS, "@article{", "@journal{"),)),
-    Case("bib-bad-doi", PAPERS, 6, "is not a DOI: 'doi.10.1234'",
-         edits=((PAPERS, "10.1234/engines.2023.1", "doi.10.1234"),), code="bib.doi"),
-    Case("bib-doi-as-link", PAPERS, 6, "is a link, not a DOI",
+    Case("bib-bad-doi", PAPERS, 6, "is not a DOI: 'doi.10.1234'; it is shown without a link",
+         "warning", edits=((PAPERS, "10.1234/engines.2023.1", "doi.10.1234"),),
+         code="bib.doi"),
+    Case("bib-doi-as-link", PAPERS, 6, "is a link, not a DOI", "warning",
          edits=((PAPERS, "{10.1234/engines", "{https://doi.org/10.1234/engines"),)),
     Case("bib-javascript-url", PAPERS, 15, "`url` of `wu2024scaling` is not a web address",
          edits=((PAPERS, "https://example.org/scaling.pdf", "javascript:alert(1)"),),
@@ -372,13 +373,13 @@ def test_missing_conf_py_is_reported(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_github_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    case = next(c for c in CASES if c.id == "bib-bad-doi")
+    case = next(c for c in CASES if c.id == "bib-javascript-url")
     root = make_handbook(case, tmp_path)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.chdir(tmp_path)
     cli.main(["check", "--root", str(root)])
     out = capsys.readouterr().out
-    assert "::error file=handbook/bib/papers.bib,line=6,title=labhandbook check::the `doi`" in out
+    assert "::error file=handbook/bib/papers.bib,line=15,title=labhandbook check::the `url`" in out
 
 
 def test_thousands_of_entries_are_read_without_problems(tmp_path: Path) -> None:

@@ -164,7 +164,9 @@ def test_hostile_values_are_valid_front_matter_and_bibtex(hostile: Build) -> Non
     problems = check_handbook(hostile.srcdir)
     assert {p.path for p in problems if p.severity == "error"} == {"bib/lab.bib"}
     assert {p.code for p in problems if p.severity == "error"} == {
-        "bib.url", "bib.doi", "bib.eprint", "bib.openreview", "bib.acl"}
+        "bib.url", "bib.eprint", "bib.openreview", "bib.acl"}
+    # a `doi` that is no DOI is shown as written, without a link
+    assert "bib.doi" in {p.code for p in problems if p.severity == "warning"}
     for p in problems:
         if p.severity == "error":
             assert f"{hostile.srcdir / p.path}:{p.line}: ERROR: {p.text}" in hostile.warnings
@@ -406,13 +408,18 @@ def test_unsafe_keys_are_refused_and_get_no_page(tmp_path: Path) -> None:
         (root / f"bib/k{i}.bib").write_text(
             f"@misc{{{key},\n  author = {{Wu, Lijun}},\n  title = {{Key {i}}},\n"
             "  year = {2020},\n}\n", encoding="utf-8")
-    # a safe key with ':' (BibDesk, DBLP): links between paper pages do not read as a scheme
+    # a safe key with ':' (BibDesk, DBLP): links between paper pages do not read as a scheme;
+    # an apostrophe (JabRef's keys from family names) is written `-` in the page's address,
+    # and a key whose page address is another key's is refused
     (root / "bib/safe.bib").write_text(
         "@misc{Wu:2024,\n  author = {Wu, Lijun},\n  title = {Colon},\n  year = {2024},\n"
-        "  keywords = {llm},\n}\n", encoding="utf-8")
+        "  keywords = {llm},\n}\n@misc{O'Wu_2024,\n  author = {Wu, Lijun},\n  title = "
+        "{Apostrophe},\n  year = {2024},\n}\n@misc{O-Wu_2024,\n  author = {Wu, Lijun},\n"
+        "  title = {Same page},\n  year = {2024},\n}\n", encoding="utf-8")
     problems = [p for p in check_handbook(root) if p.code == "html.unsafe-key"]
-    assert sorted((p.path, p.line) for p in problems) == [(f"bib/k{i}.bib", 1)
-                                                           for i in range(len(keys))]
+    assert sorted((p.path, p.line) for p in problems) == [
+        *((f"bib/k{i}.bib", 1) for i in range(len(keys))), ("bib/safe.bib", 12)]
+    assert "same page address as `O'Wu_2024` (line 7)" in problems[-1].message
     out = tmp_path / "a" / "b" / "out"
     build = sphinx_build(root, out)
     assert "html.unsafe-key" in build.warnings
@@ -421,7 +428,9 @@ def test_unsafe_keys_are_refused_and_get_no_page(tmp_path: Path) -> None:
     papers = {p.relative_to(build.outdir / "papers").as_posix()
               for p in (build.outdir / "papers").rglob("*.html")}
     assert papers == {"lovelace2023engines.html", "wu2024scaling.html", "wu2025proteins.html",
-                      "Wu:2024.html"}
+                      "Wu:2024.html", "O-Wu_2024.html"}
+    listed = build.soup("publications.html").select("li.lh-citation a[href*='Wu_2024']")
+    assert listed and all(a["href"].endswith("papers/O-Wu_2024.html") for a in listed)
     related = [a["href"] for a in build.soup("papers/wu2024scaling.html").select("#related a")]
     assert "Wu%3A2024.html" in related  # Sphinx quotes the ':'
     # related papers link to pages that exist: never to a refused key's (missing) page

