@@ -3,7 +3,7 @@
 Every module that turns BibTeX's LaTeX into text uses this one: the library's records
 (:func:`latex_text`: clean text for lists, pages, meta tags, feeds), the name model (names
 compared with accents written in LaTeX or in Unicode) and ``labhandbook import``
-(:func:`latex_source`: accents decoded in the BibTeX it writes, braces and math kept).
+(:func:`latex_source`: accents decoded in the BibTeX it writes, all else as written).
 """
 
 from __future__ import annotations
@@ -91,13 +91,74 @@ def latex_text(value: str) -> str:
     return " ".join(value.split())
 
 
+#: Macros that write one letter: accents (``\\"o``, ``\\c{c}``, ``\\'{\\i}``) and letters of
+#: their own (``\\o``, ``\\ss``, ``\\l``): what :func:`latex_source` decodes.
+_ACCENTS = frozenset("\"'`^~=.uvHcdbrkt")
+_LETTERS = frozenset({"o", "O", "ss", "ae", "AE", "oe", "OE", "aa", "AA", "l", "L", "i", "j",
+                      "dh", "DH", "th", "TH", "ng", "NG"})
+
+
+def _letter(node: Any) -> bool:
+    """Whether ``node`` is a macro that writes one letter (an accent on a plain letter)."""
+    from pylatexenc.latexwalker import LatexMacroNode
+
+    if not node.isNodeType(LatexMacroNode):
+        return False
+    if node.macroname in _LETTERS:
+        return not (node.nodeargd and any(node.nodeargd.argnlist))
+    if node.macroname not in _ACCENTS or not node.nodeargd or not node.nodeargd.argnlist:
+        return False
+    arg = node.nodeargd.argnlist[-1]
+    text = arg.latex_verbatim().strip("{} ") if arg is not None else ""
+    return len(text) == 1 and text.isalpha() or text in ("\\i", "\\j")
+
+
+def _letter_spans(nodes: Any, spans: list[tuple[int, int, Any]]) -> None:
+    """The places of letter macros in ``nodes`` (a group holding only one: the group), looked
+    for in groups, macro arguments and environments; math is left as written."""
+    from pylatexenc.latexwalker import LatexEnvironmentNode, LatexGroupNode, LatexMacroNode
+
+    for node in nodes or ():
+        if node is None:
+            continue
+        if node.isNodeType(LatexGroupNode):
+            if len(node.nodelist) == 1 and _letter(node.nodelist[0]):
+                spans.append((node.pos, node.pos + node.len, node.nodelist[0]))
+            else:
+                _letter_spans(node.nodelist, spans)
+        elif node.isNodeType(LatexMacroNode):
+            if _letter(node):
+                spans.append((node.pos, node.pos + node.len, node))
+            elif node.nodeargd:
+                _letter_spans(node.nodeargd.argnlist, spans)
+        elif node.isNodeType(LatexEnvironmentNode):
+            _letter_spans(node.nodelist, spans)
+
+
 def latex_source(value: str) -> str:
-    """A BibTeX field with its accents and escapes decoded but still BibTeX: braced words
-    (case protection, ``{ACM}``) and math (``$\\alpha$``) kept as written, braces around a
-    single letter dropped (``{\\"o}`` is ``ö``)."""
-    if not _PLAIN.search(value):
-        return value
-    return " ".join(_decode(value, source=True).split())
+    """A BibTeX field with its accents decoded (``{\\"o}``, ``\\c{c}``, ``{\\o}`` are ö, ç, ø)
+    and everything else kept as written: markup (``\\emph``, ``\\href{url}{text}``,
+    ``\\url``), escapes (``\\&``, ``\\%``, ``\\_``), dashes, braces (case protection,
+    ``{ACM}``) and math (``$^{*}$``, ``$\\alpha$``), which :func:`latex_text` shows when the
+    file is read back."""
+    if "\\" not in value:
+        return " ".join(value.split())
+    latexwalker, walk, converter = _latex(source=False)
+    try:
+        nodes = latexwalker.LatexWalker(value, latex_context=walk,
+                                        tolerant_parsing=True).get_latex_nodes()[0]
+        spans: list[tuple[int, int, Any]] = []
+        _letter_spans(nodes, spans)
+        out, at = [], 0
+        for start, end, node in sorted(spans, key=lambda span: span[0]):
+            letter = converter.nodelist_to_text([node]).strip()
+            if start >= at and letter and not _PLAIN.search(letter):
+                out += [value[at:start], letter]
+                at = end
+        value = "".join(out) + value[at:]
+    except Exception:  # noqa: BLE001  (pylatexenc gave up: the text as written)
+        pass
+    return " ".join(value.split())
 
 
 _URL_ESCAPE = re.compile(r"\\([_%&#$~{}])")

@@ -118,6 +118,21 @@ def test_records_are_clean_text(name: str, tmp_path: Path) -> None:
                                     r"(v\d+)?", url, re.IGNORECASE), (key, url)
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_import_decoding_keeps_what_a_reader_sees(name: str) -> None:
+    """Differential: `labhandbook import` writes every field with its accents decoded
+    (`latex_source`); read back, each shows the text the export's own field shows (before, a
+    `\\%` decoded to `%` cut a title there, and `{\\&}` lost its `&`)."""
+    from labhandbook.latex import latex_source, latex_text
+
+    with pybtex.errors.capture():
+        data = parse_file(str(CACHE / name), "bibtex")
+    for key, entry in data.entries.items():
+        values = [*entry.fields.values(), *(str(p) for ps in entry.persons.values() for p in ps)]
+        for value in values:
+            assert latex_text(latex_source(value)) == latex_text(value), (key, value)
+
+
 def test_biblatex_examples_read_as_a_reader_expects(tmp_path: Path) -> None:
     lib = _library(_lab(tmp_path, "biblatex-examples.bib"))
     aksin = lib.pubs["aksin"]

@@ -215,7 +215,39 @@ def test_normalise_maps_biblatex_and_exporter_habits() -> None:
     assert one(doi=r"https://doi.org/10.1/a\_b")["doi"] == "10.1/a_b"
     assert one(keywords="llm, Computer Science - Learning")["keywords"] == "llm"
     assert "keywords" not in one(keywords="Computer Science - Learning")
-    assert one(title=r"Caf{\'e} $\alpha$--beta \& co")["title"] == "Café $\\alpha$–beta & co"
+    # accents decoded; escapes, dashes and math kept (a bare `&` or `%` is LaTeX markup)
+    assert one(title=r"Caf{\'e} $\alpha$--beta \& co")["title"] == r"Café $\alpha$--beta \& co"
+
+
+MARKUP = r"""@article{wu2020markup,
+  author = {Wu$^{*}$, Lijun and M{\"u}ller, J{\"o}rg},
+  title = {\emph{Deep} Nets at 2\% Cost for {Cu$_2$O}, see \href{https://x.org/a\_b}{the site}
+           and \url{https://y.org/c\_d}},
+  journal = {Journal of \textbf{Engines} \& Tests},
+  year = {2020},
+}
+"""
+
+
+def test_import_keeps_markup_and_a_reader_sees_the_same_text(lab: Path, capsys) -> None:
+    """What `import` writes keeps the export's markup (links, emphasis, escapes, math), so
+    the pages built from it show what the export's own entry shows."""
+    from labhandbook.latex import latex_text
+
+    (lab / "markup.bib").write_text(MARKUP, encoding="utf-8")
+    assert run(lab, str(lab / "markup.bib"), "--into", "bib/imported.bib", "--write") == 0
+    written = entries(lab / "bib/imported.bib")["wu2020markup"]
+    exported = entries(lab / "markup.bib")["wu2020markup"]
+    title = written.fields["title"]
+    for kept in (r"\emph{Deep}", r"2\%", "{Cu$_2$O}", r"\href{https://x.org/a\_b}{the site}",
+                 r"\url{https://y.org/c\_d}"):
+        assert kept in title, title
+    assert written.fields["journal"] == r"Journal of \textbf{Engines} \& Tests"
+    assert [str(p) for p in written.persons["author"]] == ["Wu$^{*}$, Lijun", "Müller, Jörg"]
+    for name in ("title", "journal"):
+        assert latex_text(written.fields[name]) == latex_text(exported.fields[name])
+    assert latex_text(title) == ("Deep Nets at 2% Cost for Cu₂O, see the site and "
+                                 "https://y.org/c_d")
 
 
 PARTLY_BAD = r"""@article{good1,
