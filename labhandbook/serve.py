@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -240,6 +241,10 @@ def _unsaved_environment() -> None:
     raise RuntimeError("labhandbook serve had not saved this environment")
 
 
+#: Seconds serve waits for the child saving the environment before it gives up on it.
+SAVE_TIMEOUT = 120.0
+
+
 def pickle_in_child(env: Any, children: list[int]) -> Callable[[], None]:
     """Make Sphinx's pickle of ``env`` during the build happen in a forked child process;
     returns the undo. Each child's process id is added to ``children`` (wait for them before
@@ -348,13 +353,25 @@ class Builder:
         self.wait_saved()
         self._drop_app()
 
-    def wait_saved(self) -> bool:
-        """Wait for the processes saving the environment; whether they all succeeded."""
+    def wait_saved(self, timeout: float = SAVE_TIMEOUT) -> bool:
+        """Wait for the processes saving the environment; whether they all succeeded.
+
+        A child that has not finished after ``timeout`` seconds is killed (a fork of a
+        process with threads can in principle block on a lock another thread held): the file
+        then holds Sphinx's few bytes, so the next build reads every page, and serve goes on.
+        """
         ok = True
+        deadline = time.monotonic() + timeout
         while self._children:
             pid = self._children.pop()
             try:
-                ok = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 and ok
+                while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+                    if time.monotonic() > deadline:
+                        os.kill(pid, signal.SIGKILL)
+                        done = os.waitpid(pid, 0)
+                        break
+                    time.sleep(0.005)
+                ok = os.waitstatus_to_exitcode(done[1]) == 0 and ok
             except ChildProcessError:
                 ok = False
         return ok

@@ -9,6 +9,7 @@ import gzip
 import http.client
 import json
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -259,3 +260,21 @@ def test_warm_builds_equal_clean_builds_over_random_edits(tmp_path: Path) -> Non
         warm = builder.warm_builds
     assert not failures, failures
     assert warm >= 3, f"only {warm} builds reused the application: the test misses its point"
+
+
+def test_a_child_that_never_saves_is_given_up_and_the_next_build_reads_every_page(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A saving child that hangs (say, on a lock a thread held at the fork) does not hang
+    serve: it is killed after the timeout, and what it leaves makes Sphinx start anew."""
+    from test_incremental import build, finish
+
+    import labhandbook.serve as serve
+
+    monkeypatch.setattr(serve, "_save_environment", lambda env: time.sleep(3600))
+    out = tmp_path / "out"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        assert not builder.wait_saved(timeout=1.0)
+        assert builder._children == []
+    log = finish(build(project, out, 1), "make html after a lost save")
+    assert "0 added, 0 changed, 0 removed" not in log, log
