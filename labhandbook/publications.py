@@ -381,7 +381,7 @@ def year_links(groups: dict[int, Any], earlier: list[int], docname: str,
 
 def _year_page_body(app: Sphinx, docname: str, year: int, pagename: str,
                     groups: dict[int, dict[str, list[str]]], earlier: list[int],
-                    cites: dict[str, Any]) -> str:
+                    cites: dict[str, Any], bar: TrustedHTML) -> str:
     """The HTML of an earlier year's page: its entries grouped by type, as on the
     publications page (same anchors, classes, filter bar and BibTeX buttons)."""
     from docutils.utils import new_document
@@ -394,7 +394,7 @@ def _year_page_body(app: Sphinx, docname: str, year: int, pagename: str,
     sect += paragraph(f"{count} publication{'s' if count != 1 else ''} of {label}, "
                       "grouped by type. Other years:", classes=["lh-pub-count"])
     sect += year_links(groups, earlier, docname, year)
-    sect += filter_bar(registry, lib)
+    sect += bar.deepcopy()
     for kind in KINDS:
         keys = groups[year].get(kind)
         if not keys:
@@ -434,9 +434,12 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
     earlier = list(pages)
     note_outputs(app, [app.builder.get_target_uri(p) for p in pages.values()])
     site = _site_digest(app)
+    # the filter bar names the types, members and areas of the whole library: one more
+    # type or member changes every year's page
+    bar = filter_bar(registry, lib)
     shared = fingerprint(site, earlier, [y for y in groups if y not in pages],
                          registry.digest("names"), registry.digest("roster"),
-                         registry.digest("area-titles"))
+                         registry.digest("area-titles"), bar.astext())
     for year, pagename in pages.items():
         keys = [k for kind in KINDS for k in groups[year].get(kind, [])]
         if any(k not in cites for k in keys):
@@ -449,7 +452,7 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
         title = html.escape(f"Publications {year_label(year)}")
         context = {"title": title, "pagetitle": title, "display_toc": False, "sourcename": "",
                    "body": _year_page_body(app, docname, year, pagename, groups, earlier,
-                                           cites),
+                                           cites, bar),
                    "lh_year_page": year}
         yield pagename, context, "page.html"
         record_outputs(app, f"year-page:{pagename}", digest)

@@ -126,3 +126,21 @@ def test_an_added_entry_leaves_the_pages_of_other_years_alone(tmp_path: Path) ->
     assert links == ["../publications-2018.html#ref-wu2018rl"]
     written = [n for n in watched if (inc / n).stat().st_mtime_ns != stamps[n]]
     assert written == ["publications.html"]
+
+
+def test_a_year_page_follows_a_change_of_the_filter_bar(tmp_path: Path) -> None:
+    """Every year's page carries the list's filter bar (the types, members and areas of the
+    whole library): an entry of a type the library had not had, added to a year on the
+    publications page, changes the bar on the pages of the other years too (found by the
+    200-step differential run of ``make fuzz``)."""
+    def edit(src: Path) -> None:
+        bib = src / "bib/a.bib"
+        bib.write_text(bib.read_text(encoding="utf-8") + "\n@book{wu2021book,\n  author = "
+                       "{Wu, Lijun},\n  title = {A Book},\n  publisher = {Example Press},\n"
+                       "  year = {2021},\n}\n", encoding="utf-8")
+
+    inc, clean, _ = two_builds(tmp_path, edit, prepare=lambda src: per_page(src, 1))
+    assert (inc / "publications-2018.html").exists()
+    assert "Other publications" in (clean / "publications-2018.html").read_text(
+        encoding="utf-8")
+    assert differences(inc, clean) == []
