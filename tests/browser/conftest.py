@@ -17,6 +17,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,6 +154,18 @@ class Site:
         assert url.startswith(self.base.rstrip("/")), f"{url} is not on the local site"
         path = parts.path.lstrip("/")
         return path + "index.html" if path == "" or path.endswith("/") else path
+
+
+def synthetic_lab(src: Path, people: int, areas: int, entries: int) -> Path:
+    """Write the generated lab of ``benchmarks/synthlab.py`` (the benchmark's handbook
+    variant) into ``src``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        import synthlab
+    finally:
+        sys.path.pop(0)
+    synthlab.write(synthlab.generate(people, areas, entries), "handbook", src)
+    return src
 
 
 @contextlib.contextmanager

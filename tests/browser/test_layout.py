@@ -7,15 +7,14 @@ laptop). Pages come from the built sites' own files, so the tests follow the con
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, sphinx_build
+from conftest import sphinx_build
 
-from .conftest import TIMEOUT_MS, Site, serving
+from .conftest import TIMEOUT_MS, Site, serving, synthetic_lab
 from .lab import Lab
 
 WIDTHS = (360, 1366)
@@ -69,13 +68,7 @@ def test_no_page_of_the_example_lab_scrolls_sideways(browser: Any, site: Site) -
 @pytest.fixture(scope="module")
 def big_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A generated lab of 50 people (benchmarks/synthlab.py), built and served."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import synthlab
-    finally:
-        sys.path.pop(0)
-    src = tmp_path_factory.mktemp("lab50") / "src"
-    synthlab.write(synthlab.generate(50, 8, 150), "handbook", src)
+    src = synthetic_lab(tmp_path_factory.mktemp("lab50") / "src", 50, 8, 150)
     research = src / "research" / "index.md"  # the example lab's research page has the graph
     research.write_text(research.read_text(encoding="utf-8").replace(
         "```{toctree}", "## Who works with whom\n\n```{collaboration-graph}\n```\n\n```{toctree}",

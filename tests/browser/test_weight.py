@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from labhandbook.config import LabConfig
 from labhandbook.papers import PAPERS_DIR
 from labhandbook.serve import serving
 
+from .conftest import synthetic_lab
 from .lab import Lab
 from .weight import BUDGET_BYTES, BUDGET_REQUESTS, FIRST_VIEW_LIMIT, weigh
 
@@ -111,14 +111,7 @@ def split_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     at most :data:`SMALL_PAGE` of them, built and served with gzip."""
     from conftest import sphinx_build
 
-    repo = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(repo / "benchmarks"))
-    try:
-        import synthlab
-    finally:
-        sys.path.pop(0)
-    src = tmp_path_factory.mktemp("split") / "src"
-    synthlab.write(synthlab.generate(12, 4, 400), "handbook", src)
+    src = synthetic_lab(tmp_path_factory.mktemp("split") / "src", 12, 4, 400)
     conf = src / "conf.py"
     conf.write_text(conf.read_text(encoding="utf-8").replace(
         '"publications_page": "publications",',
