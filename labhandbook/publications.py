@@ -250,10 +250,7 @@ class PublicationIndex(SphinxDirective):
         note_tokens(env, ["pubs:all", "names", "roster", "area-titles"])
         document = self.state.document
         out: list[nodes.Node] = []
-        groups: dict[int, dict[str, list[str]]] = {}
-        for key in lib.ordered():
-            pub = lib.pubs[key]
-            groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+        groups = year_groups(lib)
         download = nodes.reference("", "Download all as BibTeX", refuri="#",
                                    classes=["lh-bib-download"], lh_root_path=LAB_BIB)
         out.append(paragraph(f"{len(lib.pubs)} publication{'s' if len(lib.pubs) != 1 else ''}"
@@ -302,6 +299,16 @@ class PublicationIndex(SphinxDirective):
 
 def year_label(year: int) -> str:
     return str(year) if year else "Undated"
+
+
+def year_groups(lib: Library) -> dict[int, dict[str, list[str]]]:
+    """Year -> type -> keys of the canonical list, newest first (the publications page's
+    sections and the pages of earlier years)."""
+    groups: dict[int, dict[str, list[str]]] = {}
+    for key in lib.ordered():
+        pub = lib.pubs[key]
+        groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+    return groups
 
 
 def split_years(lib: Library, limit: int) -> tuple[list[int], list[int]]:
@@ -427,10 +434,7 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
     docname = env.config._labhandbook.publications_page  # type: ignore[attr-defined]
     domain = cast("BibtexDomain", env.get_domain("cite"))
     cites = {c.key: c for c in domain.citations if c.bibliography_key.docname == docname}
-    groups: dict[int, dict[str, list[str]]] = {}
-    for key in lib.ordered():
-        pub = lib.pubs[key]
-        groups.setdefault(pub.year, {}).setdefault(pub.kind, []).append(key)
+    groups = year_groups(lib)
     earlier = list(pages)
     note_outputs(app, [app.builder.get_target_uri(p) for p in pages.values()])
     site = _site_digest(app)
