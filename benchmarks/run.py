@@ -149,8 +149,9 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
         steps[step] = Step(b.seconds, b.cpu_seconds, b.peak_mib, len(b.read), len(b.written),
                            changed, b.read, b.html_touched)
         after = search_state(doctrees)
-        if after != searched:  # Pagefind ran in this build
-            steps[step].search_cpu_s = float(after.get("cpu_seconds") or 0.0)
+        # Pagefind's runs in this build: the indexes whose record changed
+        steps[step].search_cpu_s = sum(float(after[name].get("cpu_seconds") or 0.0)
+                                       for name in after if after[name] != searched.get(name))
         if step == "clean":
             steps[step].html_mib = sum(p.stat().st_size for p in html.rglob("*.html")) / 2**20
             steps[step].search_index_s = search_index_seconds(doctrees)
@@ -158,22 +159,29 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
 
 
 def search_index_seconds(doctrees: Path) -> float | None:
-    """How long Pagefind indexed the site in the last build (labhandbook.search records it)."""
+    """How long Pagefind indexed the site in the last build (labhandbook.search records each
+    index's run; their sum)."""
     try:
-        return float(search_state(doctrees)["seconds"])
+        return sum(float(run["seconds"]) for run in search_state(doctrees).values()) or None
     except (KeyError, ValueError, TypeError):
         return None
 
 
-def search_state(doctrees: Path) -> dict:
-    """What labhandbook.search recorded of its last Pagefind run (digest, seconds, CPU) and
-    when: a build that leaves it unchanged did not run Pagefind."""
-    path = doctrees / "labhandbook-search.json"
-    try:
-        data = json.loads(path.read_text())
-        return {**data, "mtime_ns": path.stat().st_mtime_ns} if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+def search_state(doctrees: Path) -> dict[str, dict]:
+    """What labhandbook.search recorded of the last Pagefind run of each index (digest,
+    seconds, CPU) and when: an index whose record a build leaves unchanged was not run."""
+    from labhandbook.search import PARTS
+
+    state = {}
+    for part in PARTS:
+        path = doctrees / part.state
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            state[part.name] = {**data, "mtime_ns": path.stat().st_mtime_ns}
+    return state
 
 
 def search_queries(lab: synthlab.Lab, n: int = 2) -> list[str]:

@@ -3,43 +3,58 @@ from the written site: tested differentially against Pagefind run over the writt
 for when it runs again.
 
 The kept content is the page's ``data-pagefind-body`` element as written (plus its language
-and ``<title>``); Pagefind over it must write the same bundle, byte for byte, as Pagefind over
-the whole site. That the index of an incremental build equals a clean build's is part of
-``tests/test_incremental.py`` (every output file, ``pagefind/`` included).
+and ``<title>``); Pagefind over it must write the same bundles, byte for byte, as Pagefind over
+the written site: ``pagefind/`` over every page but the paper pages, ``pagefind/papers/`` over
+the paper pages (two indexes, so that a prose edit does not index the library's pages again).
+That the indexes of an incremental build equal a clean build's is part of
+``tests/test_incremental.py`` (every output file, ``pagefind/`` and ``pagefind/papers/``
+included).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 from conftest import ROOTS, Build, cli_build, copy_project
 
-from labhandbook.search import BUNDLE, PAGES, pagefind_command
+from labhandbook.papers import PAPERS_DIR
+from labhandbook.search import PAGES, PAPERS, SITE, pagefind_command
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+def tree(folder: Path, without: str = "") -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path, but those under ``without``."""
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in files.items()
+            if not (without and rel.startswith(without))}
 
 
-def test_the_index_equals_pagefind_over_the_written_site(handbook: Build,
+def test_the_indexes_equal_pagefind_over_the_written_site(handbook: Build,
                                                           tmp_path: Path) -> None:
-    """Every page of the example lab (people, areas, papers, news, guides): the bundle
-    the build wrote from the kept content is the one Pagefind writes from the HTML files."""
-    cmd = pagefind_command(handbook.outdir, tmp_path / "bundle")
-    assert cmd is not None, "the pagefind binary is missing"
-    subprocess.run(cmd, check=True, capture_output=True)
-    from_site, built = tree(tmp_path / "bundle"), tree(handbook.outdir / BUNDLE)
-    assert any(name.startswith("fragment/") for name in built), "nothing was indexed"
-    assert sorted(built) == sorted(from_site)
-    assert [name for name in built if built[name] != from_site[name]] == []
+    """Every page of the example lab (people, areas, papers, news, guides): each bundle
+    the build wrote from the kept content is the one Pagefind writes from the HTML files:
+    the paper pages' from ``papers/*.html``, the other from every other page."""
+    site = tmp_path / "site"  # the written pages but the paper pages
+    shutil.copytree(handbook.outdir, site, ignore=lambda folder, names: [
+        n for n in names if Path(folder) == handbook.outdir and n in (PAPERS_DIR, SITE.bundle)])
+    for part, folder, extra in ((SITE, site, []),
+                                (PAPERS, handbook.outdir, ["--glob", f"{PAPERS_DIR}/*.html"])):
+        cmd = pagefind_command(folder, tmp_path / f"bundle-{part.name}")
+        assert cmd is not None, "the pagefind binary is missing"
+        subprocess.run(cmd + extra, check=True, capture_output=True)
+        nested = f"{PAPERS.bundle.removeprefix(SITE.bundle + '/')}/" if part is SITE else ""
+        from_site = tree(tmp_path / f"bundle-{part.name}")
+        built = tree(handbook.outdir / part.bundle, without=nested)
+        assert any(name.startswith("fragment/") for name in built), f"{part.name}: no pages"
+        assert sorted(built) == sorted(from_site), part.name
+        assert [name for name in built if built[name] != from_site[name]] == [], part.name
 
 
-def indexed(build: Build) -> bool:
-    return "indexing the site for search (pagefind)" in build.status
+def indexed(build: Build, what: str = "the site") -> bool:
+    return f"indexing {what} for search (pagefind)" in build.status
 
 
 def test_an_unchanged_page_written_again_does_not_index_again(tmp_path: Path) -> None:
@@ -70,3 +85,39 @@ def test_an_unchanged_page_written_again_does_not_index_again(tmp_path: Path) ->
     removed = cli_build(src, out)
     assert "exit 0" in removed.status, removed.status + removed.warnings
     assert indexed(removed) and not kept.exists()
+
+
+def test_a_prose_edit_leaves_the_paper_index_and_a_bib_edit_writes_it(tmp_path: Path) -> None:
+    """The paper pages have an index of their own (``pagefind/papers/``): a prose edit of a
+    person page indexes the site's other pages again but not the paper pages (at lab scale
+    1000 of 1066 pages, most of Pagefind's time); a changed entry writes the paper index."""
+    src = copy_project(ROOTS / "test-people", tmp_path / "src")
+    out = tmp_path / "out"
+    first = cli_build(src, out)
+    assert "exit 0" in first.status, first.status + first.warnings
+    assert indexed(first) and indexed(first, "the paper pages"), first.status
+    papers = out / "html" / PAPERS.bundle
+    entry = papers / "pagefind-entry.json"
+    assert entry.is_file(), "no index of the paper pages"
+    before = {p: p.stat().st_mtime_ns for p in papers.rglob("*") if p.is_file()}
+    kept = out / "doctrees" / PAPERS.pages / PAPERS_DIR
+    assert kept.is_dir() and not (out / "doctrees" / PAGES / PAPERS_DIR).exists()
+
+    person = src / "people" / "grace-hopper.md"
+    person.write_text(person.read_text(encoding="utf-8") + "\nQuixotically new words.\n",
+                      encoding="utf-8")
+    edited = cli_build(src, out)
+    assert "exit 0" in edited.status, edited.status + edited.warnings
+    assert indexed(edited), edited.status
+    assert not indexed(edited, "the paper pages"), edited.status
+    assert {p: p.stat().st_mtime_ns for p in papers.rglob("*") if p.is_file()} == before
+
+    bib = src / "bib" / "lab.bib"
+    bib.write_text(bib.read_text(encoding="utf-8").replace(
+        "title = {Engines That Compute}", "title = {Engines That Compute Quixotically}"),
+        encoding="utf-8")
+    retitled = cli_build(src, out)
+    assert "exit 0" in retitled.status, retitled.status + retitled.warnings
+    assert indexed(retitled, "the paper pages"), retitled.status
+    assert entry.is_file()
+    assert any("Quixotically" in p.read_text(encoding="utf-8") for p in kept.glob("*.html"))

@@ -6,6 +6,12 @@
 (() => {
   "use strict";
   const PAGE_SIZE = 8;  // results whose text (a Pagefind fragment each) is fetched at once
+  // Pagefind ranks the results of both indexes (below) on one list by score, but each index
+  // weighs a word by how rare it is among its own pages: a member's name or an area's title,
+  // frequent among the site's few pages, weighs less there than in one index of every page.
+  // The page of the person or area a query names is lifted back above the papers that
+  // mention them by its name (the lh_name meta of labhandbook.search; Pagefind's metaWeights).
+  const NAME_WEIGHT = 40;
 
   // Sphinx's own search (source pages only), for file:// and when Pagefind cannot load.
   function sphinxSearch(root) {
@@ -39,12 +45,18 @@
     box.hidden = false;
 
     let pagefind = null;
+    // The paper pages have an index of their own (pagefind/papers/, written only when the
+    // library changes), merged into the site's with Pagefind's mergeIndex: one ranked list.
+    const merged = (box.dataset.lhMerge || "").split(" ").filter(Boolean);
+    const options = { baseUrl: root.pathname, excerptLength: 24,
+                      ranking: { metaWeights: { lh_name: NAME_WEIGHT } } };
     const loading = import(new URL("pagefind/pagefind.js", root).href).then(async (module) => {
-      await module.options({ baseUrl: root.pathname, excerptLength: 24 });
+      await module.options(options);
       module.init();
+      await Promise.all(merged.map((path) => module.mergeIndex(new URL(path, root).pathname, options)));
       pagefind = module;
       return module;
-    }, (error) => {
+    }).catch((error) => {
       console.warn("labhandbook: Pagefind's index did not load, using Sphinx's search:", error);
       sphinxSearch(root);
       return new Promise(() => {});  // Sphinx's search takes over; ours never answers

@@ -311,6 +311,24 @@ def test_papers_are_found_by_title_author_year_and_acronym(page: Any, site: Site
         f"{expect_top(found, wanted)}")
 
 
+def test_a_name_finds_the_person_and_their_papers_through_both_indexes(page: Any, site: Site,
+                                                                       lab: Lab,
+                                                                       person: str) -> None:
+    """The paper pages have an index of their own (``pagefind/papers/``, written only when the
+    library changes), which the search page merges into the site's (Pagefind's mergeIndex):
+    one query reads both, and ranks the person's page first and their papers after it."""
+    name = lab.registry.people[person].name
+    theirs = {f"papers/{p.key}.html" for p in lab.papers if person in p.members}
+    assert theirs, f"{person} has no paper to find"
+    transfer = first_query_bytes(page, site, name)
+    hits = pages(read_results(page, site))
+    assert hits[:1] == [lab.person_page(person)], hits[:5]
+    assert set(hits) & theirs, f"{name!r} found none of their papers: {hits}"
+    index = [u for u in transfer.urls if "/index/" in u]
+    assert any("/pagefind/papers/index/" in u for u in index), transfer.urls
+    assert any("/pagefind/index/" in u for u in index), transfer.urls
+
+
 def test_results_say_what_they_are_with_clean_snippets(page: Any, site: Site, lab: Lab,
                                                        person: str, area: str) -> None:
     paper = next(p for p in lab.papers if p.members)
