@@ -29,8 +29,11 @@ import json
 import os
 import re
 import signal
+import stat
+import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -243,6 +246,26 @@ def _unsaved_environment() -> None:
 
 #: Seconds serve waits for the child saving the environment before it gives up on it.
 SAVE_TIMEOUT = 120.0
+#: How much lower the priority of the background work of a build is (the child saving the
+#: environment, Pagefind): ``nice`` steps, out of the way of the build and the browser.
+BACKGROUND_NICE = 10
+#: Seconds between telling the browsers of a build and starting Pagefind: the reloaded page is
+#: fetched and drawn first (a 2-core machine has no core to spare for it).
+INDEX_DELAY = 1.0
+
+
+def lower_priority(steps: int = BACKGROUND_NICE) -> None:
+    """Lower the priority of the calling thread, and so of the processes it starts, by
+    ``steps`` (best effort). Linux sets priorities per thread (``setpriority`` with the
+    thread's id); elsewhere only a process of its own (the forked child) is lowered, never
+    serve's threads that build and serve.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        if sys.platform.startswith("linux"):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + steps)
+        elif threading.active_count() == 1:
+            os.nice(steps)
 
 
 def pickle_in_child(env: Any, children: list[int]) -> Callable[[], None]:
@@ -275,6 +298,7 @@ def pickle_in_child(env: Any, children: list[int]) -> Callable[[], None]:
         if pid == 0:  # the child: save, and never return into the build
             code = 1
             try:
+                lower_priority()  # the build goes on in the parent, the browser reloads
                 self.__class__ = cls
                 _save_environment(self)
                 code = 0
@@ -336,7 +360,7 @@ class Builder:
         self._scope: contextlib.ExitStack | None = None
         self._streams = (io.StringIO(), io.StringIO())
         self._pending: list[Any] = []  #: Pagefind runs the last build left to do
-        self._indexing: tuple[threading.Thread, list[Any]] | None = None
+        self._indexing: tuple[threading.Thread, list[Any], threading.Event] | None = None
         self.warm_builds = 0  #: builds that reused the application
         self._children: list[int] = []  #: processes saving the environment (pickle_in_child)
 
@@ -496,25 +520,31 @@ class Builder:
             self._app, self._readers = app, source_readers(app) or []
         return failed, problems
 
-    def index_later(self) -> None:
-        """Start the Pagefind run the last build left (a background thread); the next build
-        stops it first. Its failures are logged."""
+    def index_later(self, delay: float = 0.0) -> None:
+        """Start the Pagefind run the last build left, in a background thread, after
+        ``delay`` seconds and at a lower priority (:func:`lower_priority`), so that it does
+        not take the cores from the browser's reload; the next build stops it first (also
+        while it waits). Its failures are logged."""
         with self.lock:
             jobs, self._pending[:] = list(self._pending), []
             if not jobs:
                 return
             procs: list[Any] = []
+            cancel = threading.Event()
 
             def run() -> None:
+                if cancel.wait(delay):
+                    return
+                lower_priority()
                 for job in jobs:
-                    if not job.needed():
+                    if cancel.is_set() or not job.needed():
                         continue
                     problem = job.run(started=procs.append)
                     if problem is not None and not getattr(procs[-1], "stopped", False):
                         self.log(f"search index not built: {problem}")
 
             thread = threading.Thread(target=run, name="labhandbook-index", daemon=True)
-            self._indexing = (thread, procs)
+            self._indexing = (thread, procs, cancel)
             thread.start()
 
     def wait_for_index(self, timeout: float | None = None) -> None:
@@ -525,8 +555,9 @@ class Builder:
     def _stop_indexing(self) -> None:
         if self._indexing is None:
             return
-        thread, procs = self._indexing
+        thread, procs, cancel = self._indexing
         self._indexing = None
+        cancel.set()
         while thread.is_alive():
             for proc in procs:
                 if proc.poll() is None:
@@ -623,11 +654,53 @@ def _event(result: BuildResult) -> bytes:
     return f"event: build\nid: {result.id}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+class BodyCache:
+    """Response bodies as sent (HTML with the reload script, text compressed), kept by file,
+    modification time and size (and build id, for HTML), least recently used dropped beyond
+    ``limit`` bytes: a reload compresses only the files the build rewrote."""
+
+    def __init__(self, limit: int = 64 << 20) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: tuple[Any, ...], data: bytes) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.size += len(data) - (len(old) if old is not None else 0)
+            self._items[key] = data
+            while self.size > self.limit and len(self._items) > 1:
+                self.size -= len(self._items.popitem(last=False)[1])
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110)."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
 class PreviewHandler(SimpleHTTPRequestHandler):
     """Static files of the build (gzip when the client accepts it), the reload script and the
-    event stream. HTML pages get the reload script and the build id added as they are sent."""
+    event stream. HTML pages get the reload script and the build id added as they are sent.
+
+    Every response says ``Cache-Control: no-cache`` (the browser asks again on every reload)
+    and carries an ``ETag`` made of the file's modification time and size (for HTML also the
+    build id its reload script names; no ``Last-Modified``, whose whole seconds would miss a
+    page rewritten within the second): a reload gets ``304 Not Modified`` for every file the
+    build did not rewrite, instead of the theme's stylesheets and scripts again."""
 
     broadcaster: Broadcaster | None = None
+    bodies: BodyCache | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -643,23 +716,58 @@ class PreviewHandler(SimpleHTTPRequestHandler):
             super().do_GET()
 
     def send_head(self) -> Any:
-        """Files as ``SimpleHTTPRequestHandler`` finds them; text compressed on the fly."""
+        """Files as ``SimpleHTTPRequestHandler`` finds them; text compressed, ``304`` when
+        the browser's copy is current."""
         path = self.translate_path(self.path)
         if os.path.isdir(path):
             if not self.path.split("?", 1)[0].endswith("/"):
                 return super().send_head()  # the redirect to "folder/"
             path = os.path.join(path, "index.html")
         ctype = self.guess_type(path)
-        if not os.path.isfile(path):
-            return super().send_head()
         try:
-            data = Path(path).read_bytes()
+            st = os.stat(path)
         except OSError:
-            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return super().send_head()
+        if not stat.S_ISREG(st.st_mode):
+            return super().send_head()
+        html = ctype == "text/html" and self.broadcaster is not None
+        build = self.broadcaster.good_id if html and self.broadcaster is not None else None
+        gzipped = (ctype.startswith(COMPRESSIBLE)
+                   and "gzip" in self.headers.get("Accept-Encoding", ""))
+        etag = (f'"{st.st_mtime_ns:x}-{st.st_size:x}'
+                f'{"" if build is None else f"-b{build}"}{"-gz" if gzipped else ""}"')
+        if _matches(self.headers.get("If-None-Match"), etag):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self._validators(etag)
+            self.end_headers()
             return None
-        if ctype == "text/html" and self.broadcaster is not None:
-            data = self._with_client(data)
-        return self._body(data, ctype)
+        key = (path, st.st_mtime_ns, st.st_size, build, gzipped)
+        data = self.bodies.get(key) if self.bodies is not None else None
+        if data is None:
+            try:
+                data = Path(path).read_bytes()
+            except OSError:
+                self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
+            if html:
+                data = self._with_client(data)
+            if gzipped:
+                data = gzip.compress(data, compresslevel=6, mtime=0)
+            if self.bodies is not None:
+                self.bodies.put(key, data)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
+        self._validators(etag)
+        self.end_headers()
+        return io.BytesIO(data)
+
+    def _validators(self, etag: str) -> None:
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("ETag", etag)
 
     def _with_client(self, html: bytes) -> bytes:
         assert self.broadcaster is not None
@@ -710,7 +818,8 @@ def make_server(root: Path, port: int, broadcaster: Broadcaster | None = None,
                 host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """A server of ``root`` on ``host`` (127.0.0.1: never another interface); ``port`` 0
     picks a free one."""
-    handler = type("Handler", (PreviewHandler,), {"broadcaster": broadcaster})
+    handler = type("Handler", (PreviewHandler,),
+                   {"broadcaster": broadcaster, "bodies": BodyCache()})
     server = ThreadingHTTPServer((host, port), partial(handler, directory=str(root)))
     server.daemon_threads = True
     return server
@@ -754,7 +863,7 @@ def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threadin
     search in the background. Files saved during a build are picked up by the next look
     (``before``: the files as the last build saw them)."""
     before = snapshot(root) if before is None else before
-    builder.index_later()
+    builder.index_later(INDEX_DELAY)
     while not stop.wait(poll):
         after = snapshot(root)
         changed = changes(before, after)
@@ -769,7 +878,7 @@ def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threadin
         broadcaster.publish(result)
         if results is not None:
             results.append(result)
-        builder.index_later()
+        builder.index_later(INDEX_DELAY)
 
 
 def serve(root: Path, port: int = 8000, *, builddir: str = "_build", poll: float = 0.05,

@@ -173,11 +173,59 @@ def test_watcher_sees_saves_and_skips_build_output(project: Path) -> None:
     assert changes(before, snapshot(project)) == [str(page)]
 
 
-def _get(base: str, path: str, gzip_ok: bool = True) -> http.client.HTTPResponse:
+def _get(base: str, path: str, gzip_ok: bool = True,
+         etag: str | None = None) -> http.client.HTTPResponse:
     parts = urlsplit(base)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+    headers = {"Accept-Encoding": "gzip"} if gzip_ok else {}
+    if etag is not None:
+        headers["If-None-Match"] = etag
+    conn.request("GET", path, headers=headers)
     return conn.getresponse()
+
+
+def test_a_reload_gets_304_for_files_the_build_did_not_rewrite(tmp_path: Path) -> None:
+    """Each response has an ETag (modification time, size, and for pages the build id of
+    their reload script); asked again with it, the server answers 304 without a body while
+    the file is the same, and the new bytes once it changed (also at the same size: the
+    compressed bodies it keeps are keyed by the file's time and size too)."""
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body><p>one</p></body></html>")
+    css = site / "theme.css"
+    css.write_text("body { color: red; }\n" * 50)
+    broadcaster = Broadcaster()
+    broadcaster.publish(BuildResult(1, True, 0.1))
+    with serving(site, broadcaster) as base:
+        first = _get(base, "/theme.css")
+        etag = first.getheader("ETag")
+        assert first.status == 200 and etag and first.getheader("Cache-Control") == "no-cache"
+        assert gzip.decompress(first.read()) == css.read_bytes()
+        again = _get(base, "/theme.css", etag=etag)
+        assert again.status == 304 and again.read() == b""
+        assert again.getheader("ETag") == etag
+        plain = _get(base, "/theme.css", gzip_ok=False, etag=etag)  # another representation
+        assert plain.status == 200 and plain.read() == css.read_bytes()
+
+        # Rewritten at the same size (a later time): sent again, the new bytes.
+        css.write_text("body { color: red; }\n".replace("red", "tan") * 50)
+        stamp = os.stat(css).st_mtime_ns + 2_000_000_000
+        os.utime(css, ns=(stamp, stamp))
+        changed = _get(base, "/theme.css", etag=etag)
+        assert changed.status == 200 and changed.getheader("ETag") != etag
+        assert gzip.decompress(changed.read()) == css.read_bytes()
+
+        page = _get(base, "/index.html")
+        page_etag = page.getheader("ETag")
+        assert 'lhBuild="1"' in gzip.decompress(page.read()).decode()
+        assert _get(base, "/index.html", etag=page_etag).status == 304
+        # A new build: the same file is sent again, with the new build id in its script.
+        broadcaster.publish(BuildResult(2, True, 0.1))
+        reloaded = _get(base, "/index.html", etag=page_etag)
+        assert reloaded.status == 200
+        assert 'lhBuild="2"' in gzip.decompress(reloaded.read()).decode()
 
 
 def test_pages_get_the_reload_script_and_events(tmp_path: Path) -> None:
@@ -278,3 +326,59 @@ def test_a_child_that_never_saves_is_given_up_and_the_next_build_reads_every_pag
         assert builder._children == []
     log = finish(build(project, out, 1), "make html after a lost save")
     assert "0 added, 0 changed, 0 removed" not in log, log
+
+
+def test_background_work_waits_yields_and_stops_at_the_next_save(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a build leaves to do in the background does not compete with the reload: the
+    child saving the environment and the processes of the search index run at a lower
+    priority, the index only after the delay, and a save during the delay stops it (the next
+    build's run takes its place)."""
+    import os
+    import subprocess
+    import sys
+
+    import labhandbook.serve as serve
+    from labhandbook.search import IndexJob
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    lower = min(19, mine + serve.BACKGROUND_NICE)
+    saved: list[int] = []
+    real_save = serve._save_environment
+    niceness = tmp_path / "child-niceness"
+
+    def save(env: object) -> None:
+        niceness.write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
+        real_save(env)
+
+    runs: list[tuple[float, int]] = []
+
+    def run(self: IndexJob, started: object = None) -> None:
+        out = subprocess.run([sys.executable, "-c",
+                              "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
+                             capture_output=True, text=True, check=True)
+        runs.append((time.perf_counter(), int(out.stdout)))
+
+    monkeypatch.setattr(serve, "_save_environment", save)
+    monkeypatch.setattr(IndexJob, "run", run)
+    out = tmp_path / "out"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        assert builder.wait_saved()
+        saved.append(int(niceness.read_text()))
+
+        # A save during the delay: the waiting run is stopped, the new build's run replaces it.
+        builder.index_later(delay=30)
+        page = project / PERSON
+        page.write_text(page.read_text(encoding="utf-8") + "\nSaved again.\n", encoding="utf-8")
+        begun = time.perf_counter()
+        assert builder.build([str(page)]).ok
+        assert time.perf_counter() - begun < 25 and runs == []
+        assert builder.wait_saved()
+        saved.append(int(niceness.read_text()))
+
+        told = time.perf_counter()
+        builder.index_later(delay=0.5)
+        builder.wait_for_index()
+    assert saved == [lower, lower]
+    assert len(runs) == 1 and runs[0][0] - told >= 0.5 and runs[0][1] == lower
