@@ -382,3 +382,30 @@ def test_background_work_waits_yields_and_stops_at_the_next_save(
         builder.wait_for_index()
     assert saved == [lower, lower]
     assert len(runs) == 1 and runs[0][0] - told >= 0.5 and runs[0][1] == lower
+
+
+def test_the_navigation_is_kept_between_builds_until_it_changes(project: Path,
+                                                                tmp_path: Path) -> None:
+    """A prose edit's pages take their sidebar from the last build (``ToctreeCache``); a page
+    retitled changes the navigation, and every page shows the new title, as a clean build's."""
+    out = tmp_path / "out"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        page = project / PERSON
+        page.write_text(page.read_text(encoding="utf-8") + "\nA sentence.\n", encoding="utf-8")
+        assert builder.build([str(page)]).ok
+        assert builder.warm_builds == 1 and builder.toctrees.hits >= 2, builder.toctrees.hits
+
+        news = project / "news.md"
+        text = news.read_text(encoding="utf-8")
+        title = text.splitlines()[0]
+        assert title.startswith("# ")
+        news.write_text(text.replace(title, "# What the lab did lately", 1), encoding="utf-8")
+        assert builder.build([str(news)]).ok
+        assert builder.warm_builds == 2
+        builder.index_later()
+        builder.wait_for_index()
+    assert "What the lab did lately" in (out / "html/people/lijun-wu.html").read_text()
+    clean = sphinx_build(project, tmp_path / "clean")
+    assert clean.exit == 0, clean.warnings
+    assert _differences(out / "html", clean.outdir) == []
