@@ -22,7 +22,7 @@ from pathlib import Path
 from conftest import ROOTS, Build, cli_build, copy_project
 
 from labhandbook.papers import PAPERS_DIR
-from labhandbook.search import PAGES, PAPERS, SITE, pagefind_command
+from labhandbook.search import PAGES, PAPERS, SITE, pagefind_command, pagefind_env
 
 
 def tree(folder: Path, without: str = "") -> dict[str, bytes]:
@@ -44,13 +44,30 @@ def test_the_indexes_equal_pagefind_over_the_written_site(handbook: Build,
                                 (PAPERS, handbook.outdir, ["--glob", f"{PAPERS_DIR}/*.html"])):
         cmd = pagefind_command(folder, tmp_path / f"bundle-{part.name}")
         assert cmd is not None, "the pagefind binary is missing"
-        subprocess.run(cmd + extra, check=True, capture_output=True)
+        subprocess.run(cmd + extra, check=True, capture_output=True, env=pagefind_env())
         nested = f"{PAPERS.bundle.removeprefix(SITE.bundle + '/')}/" if part is SITE else ""
         from_site = tree(tmp_path / f"bundle-{part.name}")
         built = tree(handbook.outdir / part.bundle, without=nested)
         assert any(name.startswith("fragment/") for name in built), f"{part.name}: no pages"
         assert sorted(built) == sorted(from_site), part.name
         assert [name for name in built if built[name] != from_site[name]] == [], part.name
+
+
+def test_the_chunk_size_reaches_pagefind(handbook: Build, tmp_path: Path) -> None:
+    """The adapter of ``search.pagefind_env``: Pagefind reads its chunk size from an unstable
+    environment variable; with it the example lab's index has more, smaller chunks than with
+    Pagefind's default (a Pagefind that ignores it fails here)."""
+    pages = handbook.outdir.parent / "doctrees" / SITE.pages
+    assert pages.is_dir(), pages
+    counts = []
+    for env in (pagefind_env(), {k: v for k, v in pagefind_env().items()
+                                 if not k.startswith("PAGEFIND_")}):
+        out = tmp_path / f"bundle-{len(counts)}"
+        cmd = pagefind_command(pages, out)
+        assert cmd is not None, "the pagefind binary is missing"
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        counts.append(len(list((out / "index").iterdir())))
+    assert counts[0] > counts[1], f"index chunks with and without the setting: {counts}"
 
 
 def indexed(build: Build, what: str = "the site") -> bool:

@@ -7,10 +7,11 @@
   "use strict";
   const PAGE_SIZE = 8;  // results whose text (a Pagefind fragment each) is fetched at once
   // Pagefind ranks the results of both indexes (below) on one list by score, but each index
-  // weighs a word by how rare it is among its own pages: a member's name or an area's title,
-  // frequent among the site's few pages, weighs less there than in one index of every page.
-  // The page of the person or area a query names is lifted back above the papers that
-  // mention them by its name (the lh_name meta of labhandbook.search; Pagefind's metaWeights).
+  // weighs a word by how rare it is among its own pages: a member's name or an area's title
+  // or topic, frequent among the site's few pages, weighs less there than in one index of
+  // every page. The page of the person or area a query names is lifted back above the papers
+  // that mention them (the lh_name and lh_topics meta of labhandbook.search; Pagefind's
+  // ranking option metaWeights).
   const NAME_WEIGHT = 40;
 
   // Sphinx's own search (source pages only), for file:// and when Pagefind cannot load.
@@ -49,7 +50,7 @@
     // library changes), merged into the site's with Pagefind's mergeIndex: one ranked list.
     const merged = (box.dataset.lhMerge || "").split(" ").filter(Boolean);
     const options = { baseUrl: root.pathname, excerptLength: 24,
-                      ranking: { metaWeights: { lh_name: NAME_WEIGHT } } };
+                      ranking: { metaWeights: { lh_name: NAME_WEIGHT, lh_topics: NAME_WEIGHT } } };
     const loading = import(new URL("pagefind/pagefind.js", root).href).then(async (module) => {
       await module.options(options);
       module.init();
