@@ -7,12 +7,14 @@ which records the line of every entry and field, and then checks each entry agai
 registry of people and research areas.
 
 It has no Sphinx code and no side effects: pybtex's global error mode is left alone (errors are
-collected by the parser instance), and nothing is cached between calls.
+collected by the parser instance), and nothing is cached between calls unless the caller
+keeps a :class:`ReadCache` (a warm build's application does).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ from .library import (
 )
 from .names import Name, Roster, attribution_notes, parse_name
 from .problems import Problem
-from .registry import Registry
+from .registry import Registry, fingerprint
 from .safety import MAX_BIB_BYTES, MAX_FIELD_CHARS
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -141,14 +143,60 @@ class Library:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_library(root: Path, config: LabConfig) -> Library:
-    """Parse every ``*.bib`` file of the bib folder; syntax problems are located to the line."""
+@dataclass
+class ReadCache:
+    """What reading each file gave, kept by a caller that checks the library again and again
+    (``labhandbook serve``'s warm builds; see :mod:`labhandbook.environment`): a file is read
+    again only when its bytes or the ``@string`` definitions of the files before it changed.
+    A department's three files are 3 MB; one saved entry re-reads one of them."""
+
+    files: dict[str, tuple[tuple[str, str], list[BibEntry], list[Problem],
+                           list[tuple[str, str]]]] = field(default_factory=dict)
+    reads: int = 0  #: files read (parsed) since the cache was made, for tests
+
+
+def read_library(root: Path, config: LabConfig, cache: ReadCache | None = None) -> Library:
+    """Parse every ``*.bib`` file of the bib folder; syntax problems are located to the line.
+    With ``cache``, files read before with the same bytes and macros are not parsed again."""
     lib = Library(files=config.bib_files(root))
     macros = CaseInsensitiveDict(month_names)  # @string definitions carry over, as in the build
     names: dict[str, Name | None] = {}  # authors repeat: parse each spelling once
     for rel in lib.files:
-        _read_file(root, rel, macros, lib, names)
+        if cache is None:
+            _read_file(root, rel, macros, lib, names)
+        else:
+            _read_file_cached(root, rel, macros, lib, names, cache)
+    if cache is not None:
+        for rel in set(cache.files) - set(lib.files):
+            del cache.files[rel]
     return lib
+
+
+def _read_file_cached(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
+                      names: dict[str, Name | None], cache: ReadCache) -> None:
+    """:func:`_read_file` through ``cache`` (the entries and problems are never changed by the
+    checks, so they are shared between reads)."""
+    try:
+        raw = (root / rel).read_bytes() if (root / rel).stat().st_size <= MAX_BIB_BYTES else None
+    except OSError:
+        raw = None
+    if raw is None:  # too large or unreadable: reported by _read_file, never cached
+        cache.files.pop(rel, None)
+        _read_file(root, rel, macros, lib, names)
+        return
+    key = (hashlib.sha256(raw).hexdigest(),
+           fingerprint(sorted((k.casefold(), v) for k, v in macros.items())))
+    kept = cache.files.get(rel)
+    if kept is not None and kept[0] == key:
+        lib.entries.extend(kept[1])
+        lib.problems.extend(kept[2])
+        macros.update(kept[3])
+        return
+    cache.reads += 1
+    entries, problems = len(lib.entries), len(lib.problems)
+    _read_file(root, rel, macros, lib, names)
+    cache.files[rel] = (key, lib.entries[entries:], lib.problems[problems:],
+                        list(macros.items()))
 
 
 def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
@@ -668,20 +716,22 @@ def _short(value: str, limit: int = 60) -> str:
 # --- entry point ------------------------------------------------------------------------------
 
 
-def check_library_and_count(root: Path, config: LabConfig, registry: Registry
-                            ) -> tuple[list[Problem], Library]:
+def check_library_and_count(root: Path, config: LabConfig, registry: Registry,
+                            cache: ReadCache | None = None) -> tuple[list[Problem], Library]:
     """Like :func:`check_library`, also returning what was read (for summaries)."""
-    lib = read_library(root, config)
+    lib = read_library(root, config, cache)
     problems = list(lib.problems)
     problems.extend(_Checker(registry, lib, config).run())
     problems.sort(key=lambda p: (p.path, p.line))
     return problems, lib
 
 
-def check_library(root: Path, config: LabConfig, registry: Registry) -> list[Problem]:
+def check_library(root: Path, config: LabConfig, registry: Registry,
+                  cache: ReadCache | None = None) -> list[Problem]:
     """Every problem of ``bib/*.bib``, each located to its file and line, sorted by place.
 
     Reads the files and nothing else; the registry gives the lab's members (their BibTeX name
     spellings), research areas (their keywords) and news items (the papers they name).
+    ``cache`` (see :class:`ReadCache`) spares reading files again that did not change.
     """
-    return check_library_and_count(root, config, registry)[0]
+    return check_library_and_count(root, config, registry, cache)[0]

@@ -163,9 +163,14 @@ def left_out_bib_files(env: BuildEnvironment) -> frozenset[str]:
     return get_sources(env.config).left_out_bibs
 
 
+#: The located reads of the .bib files, per application (not pickled): a warm build of
+#: ``labhandbook serve`` re-reads only the files that changed (:class:`bibcheck.ReadCache`).
+READS_ATTR = "_labhandbook_bib_reads"
+
+
 def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
     """``check``'s BibTeX problems, recomputed only when a .bib or the registry changed."""
-    from .bibcheck import check_library
+    from .bibcheck import ReadCache, check_library
 
     env, lab = app.env, get_config(app)
     root = Path(app.srcdir)
@@ -175,7 +180,8 @@ def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
            sorted((slug, p.selected) for slug, p in registry.people.items()))
     cached = getattr(env, BIBCHECK_ATTR, None)
     if cached is None or cached[0] != key:
-        cached = (key, check_library(root, lab, registry))
+        reads = app.__dict__.setdefault(READS_ATTR, ReadCache())
+        cached = (key, check_library(root, lab, registry, reads))
         setattr(env, BIBCHECK_ATTR, cached)
     return cached[1]
 

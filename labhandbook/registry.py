@@ -355,6 +355,12 @@ class Registry:
 
     def ordered_people(self) -> list[str]:
         """Directory order: current before alumni, then by role, then by family name."""
+        return list(self._directory_order)
+
+    @cached_property
+    def _directory_order(self) -> tuple[str, ...]:
+        """:meth:`ordered_people`, sorted once per registry (a build reads a new one): pages
+        ask for it once per token they record, hundreds of times in a department's build."""
         order = {role: i for i, role in enumerate(ROLES)}
 
         def key(slug: str) -> tuple[Any, ...]:
@@ -363,7 +369,7 @@ class Registry:
             return (alumni, "" if not alumni else _neg(p.left or ""), order[p.role],
                     p.name.split()[-1].casefold(), p.name.casefold())
 
-        return sorted(self.people, key=key)
+        return tuple(sorted(self.people, key=key))
 
     def person_doc(self, slug: str) -> str:
         return self.docnames[f"person:{slug}"]

@@ -1,0 +1,96 @@
+"""Caches that make ``labhandbook serve``'s warm builds fast at department scale (#20), each
+checked against the work it spares: the same answer as computing afresh, and the work done
+only once (counted, never timed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_check import CASES, make_handbook
+
+from labhandbook.bibcheck import ReadCache, check_library, read_library
+from labhandbook.config import LabConfig
+from labhandbook.registry import load_registry
+
+LAB = LabConfig.from_dict({"lab_name": "Check lab"})
+
+
+@pytest.mark.parametrize("case", [c for c in CASES
+                                  if any(p.startswith("bib/") for p in c.files)
+                                  or any(e[0].startswith("bib/") for e in c.edits)
+                                  or c.path.startswith("bib/")], ids=lambda c: c.id)
+def test_a_kept_read_of_the_library_checks_like_a_fresh_one(case, tmp_path: Path) -> None:
+    """Each broken .bib of ``check``'s table, checked after the correct library was read into
+    the cache: the same problems as a check without the cache."""
+    root = make_handbook(None, tmp_path)
+    cache = ReadCache()
+    registry, _ = load_registry(root, LAB)
+    assert check_library(root, LAB, registry, cache) == check_library(root, LAB, registry)
+    case.apply(root)
+    registry, _ = load_registry(root, LAB)
+    assert check_library(root, LAB, registry, cache) == check_library(root, LAB, registry)
+    # and back: the kept read of the broken file is not reused for the fixed one
+    fixed = make_handbook(None, tmp_path / "fixed")
+    registry, _ = load_registry(fixed, LAB)
+    assert check_library(fixed, LAB, registry, cache) == check_library(fixed, LAB, registry)
+
+
+def test_only_the_files_that_changed_are_read_again(tmp_path: Path) -> None:
+    root = make_handbook(None, tmp_path)
+    bib = root / "bib"
+    (bib / "a-strings.bib").write_text('@string{venue = "Journal of Tests"}\n', encoding="utf-8")
+    papers = bib / "papers.bib"
+    papers.write_text(papers.read_text(encoding="utf-8").replace(
+        "@", "@article{usesmacro, author = {Doe, Jane}, title = {T}, journal = venue, "
+        "year = {2020}}\n\n@", 1), encoding="utf-8")
+    files = LAB.bib_files(root)
+    assert files[0] == "bib/a-strings.bib" and len(files) == 3
+    registry, _ = load_registry(root, LAB)
+    cache = ReadCache()
+    check_library(root, LAB, registry, cache)
+    assert cache.reads == 3
+    check_library(root, LAB, registry, cache)
+    assert cache.reads == 3  # nothing changed: nothing read
+    last = root / files[-1]
+    last.write_text(last.read_text(encoding="utf-8") + "\n% a comment\n", encoding="utf-8")
+    check_library(root, LAB, registry, cache)
+    assert cache.reads == 4  # the saved file only
+    # a macro a later file uses: that file is read again too, and sees the new value
+    (bib / "a-strings.bib").write_text('@string{venue = "Tests Letters"}\n', encoding="utf-8")
+    entries = read_library(root, LAB, cache).entries
+    assert entries == read_library(root, LAB).entries
+    assert next(e for e in entries if e.key == "usesmacro").fields["journal"] == "Tests Letters"
+    assert cache.reads == 4 + len(files)
+    (bib / "a-strings.bib").unlink()
+    check_library(root, LAB, registry, cache)
+    assert "bib/a-strings.bib" not in cache.files
+
+
+class _CountingPeople(dict):  # type: ignore[type-arg]
+    reads = 0
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        type(self).reads += 1
+        return super().__getitem__(key)
+
+
+def test_the_directory_order_is_sorted_once_per_registry(tmp_path: Path) -> None:
+    """Pages ask for the directory order once per token they record: the registry sorts once
+    (a new registry, read by each build, sorts again, so an edit of a role is seen)."""
+    root = make_handbook(None, tmp_path)
+    registry, _ = load_registry(root, LAB)
+    registry.people = _CountingPeople(registry.people)
+    order = registry.ordered_people()
+    after_first = _CountingPeople.reads
+    for _ in range(5):
+        assert registry.ordered_people() == order
+    assert _CountingPeople.reads == after_first
+    registry.ordered_people().reverse()  # a caller's copy: the order stays
+    assert registry.ordered_people() == order
+    page = root / "people" / f"{order[0]}.md"
+    text = page.read_text(encoding="utf-8")
+    role = next(line for line in text.splitlines() if line.startswith("role:"))
+    page.write_text(text.replace(role, "role: visitor"), encoding="utf-8")
+    assert load_registry(root, LAB)[0].ordered_people() == [*order[1:], order[0]]
+
