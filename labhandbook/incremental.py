@@ -101,13 +101,13 @@ def pages_showing(env: BuildEnvironment, changed: set[str]) -> set[str]:
     return out
 
 
-def citation_targets(env: BuildEnvironment) -> dict[str, list[str]]:
+def citation_targets(app: Sphinx, env: BuildEnvironment) -> dict[str, list[str]]:
     """Where each cited key's ``{cite}`` link points: the bibliography's page (or the page of
     the entry's year, when that year is not on the publications page) and anchor."""
-    from .publications import citation_pages
+    from .publications import current_citation_pages
 
     domain = cast("BibtexDomain", env.get_domain("cite"))
-    pages = citation_pages(env)
+    pages = current_citation_pages(app)
     return {c.key: list(pages.get(c.citation_id, (c.bibliography_key.docname, c.citation_id)))
             for c in domain.citations}
 
@@ -121,7 +121,7 @@ def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
     headings = heading_digests(env)
     old_headings: dict[str, str] | None = getattr(env, HEADINGS_ATTR, None)
     setattr(env, HEADINGS_ATTR, headings)
-    targets = citation_targets(env)
+    targets = citation_targets(app, env)
     old: dict[str, list[str]] = getattr(env, CITES_ATTR, {})
     setattr(env, CITES_ATTR, targets)
     if old_nav is not None and old_nav != nav:

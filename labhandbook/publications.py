@@ -46,6 +46,7 @@ from .style import (
     PAPERS_DIR,
     PERSON_SCHEME,
     STYLE_NAME,
+    ShownElsewhere,
     format_entry_packed,
     make_style,
     style_fingerprint,
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LIBRARY_KEY_ATTR = "labhandbook_library_key"
+#: The style of the canonical list on the publications page: entries of earlier years (on
+#: pages of their own) are not rendered into it.
+INDEX_STYLE = STYLE_NAME + "-index"
 PUBLICATIONS = "publications"
 INDEX = "publication-index"
 INDEX_MARK = "labhandbook-publication-index"  #: metadata of the page with the canonical list
@@ -94,6 +98,20 @@ def _on_builder_inited(app: Sphinx) -> None:
     style = make_style(lambda entry: lib.texts[entry.key],
                        lambda entry: lib.pubs[entry.key].sort_key)
     pybtex.plugin.register_plugin("pybtex.style.formatting", STYLE_NAME, style, force=True)
+    elsewhere: list[frozenset[str]] = []  # worked out once per build, when first asked
+
+    def index_text(entry: Any) -> Any:
+        """The canonical list's entries on the publications page; those of earlier years,
+        which their years' pages show, are not rendered into it (:class:`ShownElsewhere`)."""
+        if not elsewhere:
+            years = set(split_years(lib, get_config(app).publications_per_page)[1])
+            elsewhere.append(frozenset(k for k, p in lib.pubs.items() if p.year in years))
+        text = lib.texts[entry.key]
+        return ShownElsewhere(text) if entry.key in elsewhere[0] else text
+
+    index_style = make_style(index_text, lambda entry: lib.pubs[entry.key].sort_key)
+    pybtex.plugin.register_plugin("pybtex.style.formatting", INDEX_STYLE, index_style,
+                                  force=True)
 
 
 def _pub_digest(env: BuildEnvironment, token: str) -> str | None:
@@ -278,8 +296,9 @@ class PublicationIndex(SphinxDirective):
             sect = section(document, "Earlier years", "earlier-years")
             sect += year_links(groups, earlier, env.docname, None)
             out.append(sect)
+        style = INDEX_STYLE if env.docname == lab.publications_page else STYLE_NAME
         bib = BibliographyDirective(
-            "bibliography", [], {"all": None, "style": STYLE_NAME, "list": "citation"},
+            "bibliography", [], {"all": None, "style": style, "list": "citation"},
             StringList(), self.lineno, self.content_offset, "", self.state, self.state_machine,
         ).run()
         holder = nodes.container(classes=["lh-pub-source"])
@@ -586,13 +605,34 @@ def _resolve_links(builder: Any, registry: Any, docname: str, tree: nodes.Elemen
             ref["internal"] = True
 
 
+#: :func:`citation_pages` of the build being written, worked out once at ``env-updated`` (the
+#: citations are numbered by then) instead of once per written page; replaced by every build
+#: (a warm ``labhandbook serve`` application builds many times) and dropped when it ends.
+CITATION_PAGES_ATTR = "_labhandbook_citation_pages"
+
+
+def _remember_citation_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    app.__dict__[CITATION_PAGES_ATTR] = citation_pages(env)
+    return []
+
+
+def current_citation_pages(app: Sphinx) -> dict[str, tuple[str, str]]:
+    """:func:`citation_pages` of this build (worked out at ``env-updated``)."""
+    pages = app.__dict__.get(CITATION_PAGES_ATTR)
+    return citation_pages(app.env) if pages is None else pages
+
+
+def _forget_citation_pages(app: Sphinx, exception: Exception | None) -> None:
+    app.__dict__.pop(CITATION_PAGES_ATTR, None)
+
+
 def _point_cites_at_year_pages(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """A ``{cite}`` of an entry shown on an earlier year's page links there (same anchor).
 
     sphinxcontrib-bibtex links a citation with Sphinx's ``make_refnode``: ``refuri`` is the
     bibliography's page plus ``#`` and the citation's id, or ``refid`` alone on that page.
     """
-    pages = citation_pages(app.env)
+    pages = current_citation_pages(app)
     if not pages:
         return
     builder = app.builder
@@ -700,6 +740,9 @@ def setup_publications(app: Sphinx) -> None:
     app.connect("labhandbook-page-sections", _page_sections)
     app.connect("doctree-read", _note_cited, priority=450)
     app.connect("doctree-resolved", place_citations)
+    # After sphinxcontrib-bibtex (500) has numbered the citations at env-updated.
+    app.connect("env-updated", _remember_citation_pages, priority=700)
+    app.connect("build-finished", _forget_citation_pages)
     app.connect("build-finished", _write_downloads)
     app.connect("html-collect-pages", _collect_year_pages)
     app.add_js_file("labhandbook.js")

@@ -148,6 +148,31 @@ class PackedText:
         return str(self.unpack())
 
 
+class ShownElsewhere:
+    """The formatted text of an entry of the canonical list that its page does not show (an
+    earlier year's entry, on that year's page): sphinxcontrib-bibtex renders every citation of
+    a bibliography into the page's doctree, and :mod:`labhandbook.publications` drops these
+    again; at 5,000 entries, of which the page shows 1,569, rendering them was most of the
+    page's cost. Rendered into docutils nodes it is nothing; as any other backend renders it
+    (plain text: a ``{cite}``'s tooltip) it is the entry's text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: PackedText) -> None:
+        self.text = text
+
+    def __reduce__(self) -> tuple[Any, tuple[PackedText]]:
+        return (ShownElsewhere, (self.text,))
+
+    def render(self, backend: Any) -> Any:
+        if getattr(backend, "name", None) == "docutils":
+            return []
+        return self.text.render(backend)
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
 def _pack(part: Any) -> Any:
     """Rich text as nested lists: a string, ``["", ...]`` (text), ``["<em", ...]`` (tag),
     ``["@https://…", ...]`` (link)."""

@@ -4,6 +4,7 @@ only once (counted, never timed)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,84 @@ def test_the_directory_order_is_sorted_once_per_registry(tmp_path: Path) -> None
     page.write_text(text.replace(role, "role: visitor"), encoding="utf-8")
     assert load_registry(root, LAB)[0].ordered_people() == [*order[1:], order[0]]
 
+
+def test_cite_links_follow_a_year_that_moves_between_warm_builds(tmp_path: Path) -> None:
+    """Where each ``{cite}`` points (the publications page or an earlier year's page) is worked
+    out once per build: in ``labhandbook serve``'s warm application, a new 2030 entry that
+    moves 2021 onto a page of its own moves the link of a page citing a 2021 entry, and a
+    second save that moves it back moves the link back, as clean builds have them."""
+    from conftest import ROOTS, copy_project, sphinx_build
+    from test_incremental import NEW_ENTRY
+    from test_serve import _differences as differences
+    from test_year_pages import per_page
+
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    per_page(src, 2)  # 2021 (1 entry) fits beside nothing newer
+    page = src / "research/molecules.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\nSee {cite:p}`wu2021drop`.\n",
+                    encoding="utf-8")
+    bib = src / "bib/b.bib"
+    before = bib.read_text(encoding="utf-8")
+    out = tmp_path / "serve"
+    links = []
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        for text in (before + "\n" + NEW_ENTRY + "\n" + NEW_ENTRY.replace("zz2030new", "zz2030b"),
+                     before):
+            bib.write_text(text, encoding="utf-8")
+            result = builder.build([str(bib)])
+            assert result.ok, result.problems
+            builder.wait_saved()
+            clean = sphinx_build(src, tmp_path / f"clean{len(links)}")
+            assert differences(out / "html", clean.outdir) == []
+            links.append(re.findall(r'href="(\.\./publications[^"#]*)#',
+                                    (out / "html/research/molecules.html").read_text()))
+        assert builder.warm_builds == 2
+    assert links == [["../publications-2021.html"], ["../publications.html"]]
+
+
+def test_the_publications_page_renders_only_the_entries_it_shows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sphinxcontrib-bibtex renders every citation of the canonical list into the page; the
+    entries of earlier years (on their years' pages) are dropped again: they are not rendered
+    (counted in its post-transform), and the pages are those of a build that renders them."""
+    from conftest import ROOTS, copy_project, sphinx_build
+    from sphinxcontrib.bibtex.transforms import BibliographyTransform
+    from test_year_pages import listed, per_page
+
+    from labhandbook.style import PackedText
+
+    rendered: list[str] = []
+    inside: list[bool] = []
+    run, render = BibliographyTransform.run, PackedText.render
+
+    def counted_run(self, **kwargs):  # type: ignore[no-untyped-def]
+        inside.append(True)
+        try:
+            return run(self, **kwargs)
+        finally:
+            inside.pop()
+
+    def counted_render(self, backend):  # type: ignore[no-untyped-def]
+        if inside and getattr(backend, "name", None) == "docutils":
+            rendered.append(self.packed)
+        return render(self, backend)
+
+    monkeypatch.setattr(BibliographyTransform, "run", counted_run)
+    monkeypatch.setattr(PackedText, "render", counted_render)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    per_page(src, 2)
+    page = src / "research/molecules.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\nSee {cite:p}`wu2018rl`.\n",
+                    encoding="utf-8")
+    build = sphinx_build(src, tmp_path / "out")
+    assert build.exit == 0, build.warnings
+    pages = listed(build.outdir)
+    assert len(pages["publications.html"]) == 1 and sum(map(len, pages.values())) == 5
+    assert len(rendered) == 1
+    # the tooltip of a {cite} of an earlier year's entry is still its whole reference
+    cite = re.search(r'<a [^>]*href="\.\./publications-2018\.html#ref-wu2018rl"[^>]*>',
+                     (build.outdir / "research/molecules.html").read_text(encoding="utf-8"))
+    assert cite and 'title="' in cite.group(0) and "2018" in cite.group(0), cite
