@@ -402,10 +402,17 @@ class Library:
     by_person: dict[str, list[str]] = field(default_factory=dict)
     by_keyword: dict[str, list[str]] = field(default_factory=dict)
     formatted_count: int = 0  #: entries formatted by the last update (for tests/benchmarks)
+    #: every listed publication, newest first: sorted once (a library is not changed after
+    #: :func:`update_library` made it), asked for by many pages and fingerprints each build
+    _all: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     def ordered(self, keys: list[str] | None = None) -> list[str]:
         """``keys`` (default: every listed publication), newest first."""
-        keys = [k for k, p in self.pubs.items() if p.listed] if keys is None else keys
+        if keys is None:
+            if self._all is None:
+                self._all = tuple(sorted((k for k, p in self.pubs.items() if p.listed),
+                                         key=lambda k: self.pubs[k].sort_key))
+            return list(self._all)
         return sorted(keys, key=lambda k: self.pubs[k].sort_key)
 
     def for_area(self, keywords: list[str]) -> list[str]:

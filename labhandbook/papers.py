@@ -246,11 +246,13 @@ def _site_digest(app: Sphinx) -> str:
     templates of the HTML build, and the extension's version (its code, templates and static
     files: a stylesheet another module adds to every page renders the pages again)."""
     from . import code_version
-    from .incremental import navigation_digest
+    from .incremental import NAV_ATTR, navigation_digest
 
     env, builder = app.env, app.builder
     templates = getattr(builder, "templates", None)
-    parts = [navigation_digest(env), _settings(app.config), sorted(app.tags),
+    # worked out at env-updated, before pages are collected (incremental.py)
+    nav = getattr(env, NAV_ATTR, None) or navigation_digest(env)
+    parts = [nav, _settings(app.config), sorted(app.tags),
              templates.newest_template_mtime() if templates else 0, code_version()]
     return fingerprint(*parts)
 
