@@ -176,3 +176,63 @@ def test_the_publications_page_renders_only_the_entries_it_shows(
     cite = re.search(r'<a [^>]*href="\.\./publications-2018\.html#ref-wu2018rl"[^>]*>',
                      (build.outdir / "research/molecules.html").read_text(encoding="utf-8"))
     assert cite and 'title="' in cite.group(0) and "2018" in cite.group(0), cite
+
+
+def _bib_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Files pybtex's ``Parser`` parses from now on (sphinxcontrib-bibtex's and the adapter's
+    parses; ``check``'s located reader is counted by its :class:`ReadCache`)."""
+    from pybtex.database.input.bibtex import Parser
+
+    parsed: list[str] = []
+    parse_file = Parser.parse_file
+
+    def counted(self, filename, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(Path(filename).name)
+        return parse_file(self, filename, *args, **kwargs)
+
+    monkeypatch.setattr(Parser, "parse_file", counted)
+    return parsed
+
+
+@pytest.mark.parametrize("macro", [False, True], ids=["plain", "with-string"])
+def test_a_warm_build_parses_only_the_saved_bib_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: bool) -> None:
+    """A clean build parses each .bib file once with pybtex (sources.py's verdict, handed to
+    sphinxcontrib-bibtex); after a save of one file, ``labhandbook serve``'s warm build parses
+    that file once (pybtex's parser; the located reader of the checks, once), and
+    sphinxcontrib-bibtex's data equal its own parse of every file. With an ``@string`` in the
+    library the files are parsed together, as sphinxcontrib-bibtex does."""
+    from conftest import ROOTS, copy_project
+    from sphinxcontrib.bibtex.bibfile import parse_bibdata
+    from test_incremental import NEW_ENTRY
+
+    from labhandbook.environment import READS_ATTR
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    first, last = sorted((src / "bib").glob("*.bib"))
+    if macro:
+        first.write_text('@string{conf = "Conference on Examples"}\n'
+                         + first.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    parsed = _bib_parses(monkeypatch)
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        # the clean build: each file once (sources.py's verdict), twice when they share macros
+        assert parsed == [first.name, last.name] * (2 if macro else 1)
+        parsed.clear()
+        reads = builder._app.__dict__[READS_ATTR].reads
+        for step, entry in enumerate([NEW_ENTRY, NEW_ENTRY.replace("zz2030new", "zz2030b")]):
+            last.write_text(last.read_text(encoding="utf-8") + "\n" + entry, encoding="utf-8")
+            result = builder.build([str(last)])
+            assert result.ok, result.problems
+            assert parsed == ([first.name, last.name] if macro else [last.name])
+            assert builder.warm_builds == step + 1
+            app = builder._app
+            assert app.__dict__[READS_ATTR].reads == reads + step + 1
+            bibdata = app.env.get_domain("cite").bibdata
+            fresh = parse_bibdata(list(bibdata.bibfiles), bibdata.encoding)
+            assert bibdata.bibfiles == fresh.bibfiles
+            assert bibdata.data.to_string("bibtex") == fresh.data.to_string("bibtex")
+            parsed.clear()
+            builder.wait_saved()
