@@ -18,7 +18,7 @@ from sphinx.util import logging
 
 from .config import get_config
 from .problems import Problem
-from .registry import Registry, load_registry
+from .registry import PageCache, Registry, load_registry
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -166,6 +166,8 @@ def left_out_bib_files(env: BuildEnvironment) -> frozenset[str]:
 #: The located reads of the .bib files, per application (not pickled): a warm build of
 #: ``labhandbook serve`` re-reads only the files that changed (:class:`bibcheck.ReadCache`).
 READS_ATTR = "_labhandbook_bib_reads"
+#: The same for person and area pages (:class:`registry.PageCache`).
+PAGES_ATTR = "_labhandbook_page_reads"
 
 
 def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
@@ -188,7 +190,8 @@ def _library_problems(app: Sphinx, registry: Registry) -> list[Problem]:
 
 def _on_builder_inited(app: Sphinx) -> None:
     env = app.env
-    registry, problems = load_registry(Path(app.srcdir), get_config(app))
+    pages = app.__dict__.setdefault(PAGES_ATTR, PageCache())
+    registry, problems = load_registry(Path(app.srcdir), get_config(app), pages)
     setattr(env, REGISTRY_ATTR, registry)
     setattr(env, RESOLVERS_ATTR, dict(app.__dict__.get(RESOLVERS_ATTR, {})))
     if not hasattr(env, DEPS_ATTR):

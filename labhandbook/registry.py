@@ -414,32 +414,75 @@ def _pages(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.name != "index.md")
 
 
-def load_registry(root: Path, config: LabConfig) -> tuple[Registry, list[Problem]]:
-    """Read and validate every person and area page under ``root``."""
+#: One page's reading: its front matter and validated model, or the problems that stop it.
+PageRead = tuple["Page | None", "Person | Area | None", list[Problem]]
+
+
+@dataclass
+class PageCache:
+    """Each page's reading, kept by a caller that loads the registry again and again
+    (``labhandbook serve``'s warm builds, see :mod:`labhandbook.environment`): a page is read
+    and validated again only when its bytes changed; a department's 215 pages were read on
+    every save of any of them. The kept models are never changed (the registry replaces a
+    model, as :func:`check_photos` does, rather than editing it)."""
+
+    pages: dict[str, tuple[str, PageRead]] = field(default_factory=dict)
+    reads: int = 0  #: pages read since the cache was made, for tests
+
+
+def _read_and_validate(root: Path, path: Path, model: type[BaseModel]) -> PageRead:
+    try:
+        page = read_page(root, path)
+    except PageError as err:
+        return None, None, [err.problem]
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", path.stem):
+        return None, None, [Problem(page.path, 1, f"the file name `{path.name}` is not a slug",
+                                    "rename it to lowercase words joined by '-', "
+                                    "e.g. ada-lovelace.md", code="page.slug")]
+    try:
+        return page, model.model_validate(page.data), []  # type: ignore[return-value]
+    except ValidationError as err:
+        return None, None, validation_problems(page, model, err)
+
+
+def _read_cached(root: Path, path: Path, model: type[BaseModel],
+                 cache: PageCache | None) -> PageRead:
+    if cache is None:
+        return _read_and_validate(root, path, model)
+    rel = path.relative_to(root).as_posix()
+    try:
+        with path.open("rb") as f:  # as page_text reads it: never more than the limit
+            key = f"{model.__name__}:" + hashlib.sha256(f.read(MAX_PAGE_BYTES + 1)).hexdigest()
+    except OSError:
+        cache.pages.pop(rel, None)
+        return _read_and_validate(root, path, model)
+    kept = cache.pages.get(rel)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    cache.reads += 1
+    result = _read_and_validate(root, path, model)
+    cache.pages[rel] = (key, result)
+    return result
+
+
+def load_registry(root: Path, config: LabConfig,
+                  cache: PageCache | None = None) -> tuple[Registry, list[Problem]]:
+    """Read and validate every person and area page under ``root`` (with ``cache``, only
+    the pages whose bytes changed since it last read them)."""
     reg = Registry()
     problems: list[Problem] = []
     loaded: dict[str, tuple[Page, Person | Area]] = {}
+    seen: set[str] = set()
     for kind, folder, model in (("person", config.people_dir, Person),
                                 ("area", config.research_dir, Area)):
         for path in _pages(root / folder):
             if content_file(root, path) is None:
                 continue  # a link to a file elsewhere: safety.outside_links reports it
             slug = path.stem
-            try:
-                page = read_page(root, path)
-            except PageError as err:
-                problems.append(err.problem)
-                continue
-            rel = page.path
-            if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
-                problems.append(Problem(rel, 1, f"the file name `{path.name}` is not a slug",
-                                        "rename it to lowercase words joined by '-', "
-                                        "e.g. ada-lovelace.md", code="page.slug"))
-                continue
-            try:
-                obj = model.model_validate(page.data)
-            except ValidationError as err:
-                problems.extend(validation_problems(page, model, err))
+            seen.add(path.relative_to(root).as_posix())
+            page, obj, found = _read_cached(root, path, model, cache)
+            problems.extend(found)
+            if page is None or obj is None:
                 continue
             docname = f"{folder}/{slug}"
             reg.pages[docname] = page
@@ -449,6 +492,9 @@ def load_registry(root: Path, config: LabConfig) -> tuple[Registry, list[Problem
                 reg.people[slug] = obj
             else:
                 reg.areas[slug] = obj  # type: ignore[assignment]
+    if cache is not None:
+        for rel in set(cache.pages) - seen:
+            del cache.pages[rel]
     problems.extend(_cross_check(reg))
     problems.extend(check_photos(root, reg))
     return reg, problems

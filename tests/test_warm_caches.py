@@ -236,3 +236,35 @@ def test_a_warm_build_parses_only_the_saved_bib_file(
             assert bibdata.data.to_string("bibtex") == fresh.data.to_string("bibtex")
             parsed.clear()
             builder.wait_saved()
+
+
+def _registry_view(root: Path, cache: object = None) -> tuple[object, ...]:
+    registry, problems = load_registry(root, LAB, cache)  # type: ignore[arg-type]
+    return (problems, registry.people, registry.areas, registry.docnames,
+            {d: (p.path, p.data, p.text) for d, p in registry.pages.items()})
+
+
+@pytest.mark.parametrize("case", [c for c in CASES
+                                  if c.path.startswith(("people/", "research/"))
+                                  or any(p.startswith(("people/", "research/")) for p in c.files)
+                                  or any(e[0].startswith(("people/", "research/"))
+                                         for e in c.edits)], ids=lambda c: c.id)
+def test_a_kept_reading_of_the_pages_loads_like_a_fresh_one(case, tmp_path: Path) -> None:
+    """Each broken person or area page of ``check``'s table, loaded after the correct pages
+    were read into the cache: the same registry and problems as a load without the cache,
+    and only the pages that changed are read again."""
+    from labhandbook.registry import PageCache
+
+    root = make_handbook(None, tmp_path)
+    cache = PageCache()
+    assert _registry_view(root, cache) == _registry_view(root)
+    pages = cache.reads
+    assert _registry_view(root, cache) == _registry_view(root) and cache.reads == pages
+    before = {p: p.read_bytes() for p in root.rglob("*.md")}
+    case.apply(root)
+    changed = [p for p in root.rglob("*.md") if before.get(p) != p.read_bytes()
+               and p.parent.name in ("people", "research")]
+    assert _registry_view(root, cache) == _registry_view(root)
+    assert cache.reads == pages + len(changed)
+    fixed = make_handbook(None, tmp_path / "fixed")
+    assert _registry_view(fixed, cache) == _registry_view(fixed)
