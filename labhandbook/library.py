@@ -405,6 +405,9 @@ class Library:
     #: every listed publication, newest first: sorted once (a library is not changed after
     #: :func:`update_library` made it), asked for by many pages and fingerprints each build
     _all: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    #: fingerprints of ``pubs:`` tokens, worked out once per library (``publications``)
+    token_digests: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False,
+                                                      compare=False)
 
     def ordered(self, keys: list[str] | None = None) -> list[str]:
         """``keys`` (default: every listed publication), newest first."""

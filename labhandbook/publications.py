@@ -121,12 +121,22 @@ def _pub_digest(env: BuildEnvironment, token: str) -> str | None:
     if kind == "pub":
         return lib.pubs[arg].digest if arg in lib.pubs else None
     what, _, slug = arg.partition(":")
-    if what == "person":
-        return lib.digest_of(lib.by_person.get(slug, []))
-    if what == "area":
-        area = registry.areas.get(slug)
-        return lib.digest_of(lib.for_area(list(area.keywords))) if area else None
-    return lib.digest_of(lib.ordered())
+    area = registry.areas.get(slug) if what == "area" else None
+    if what == "area" and area is None:
+        return None
+    # Each page that records the token asks again (pubs:all on many pages, each a digest of
+    # 5,000 entries); the answer is kept on the library, which never changes once made.
+    memo = (token, tuple(area.keywords)) if area is not None else (token,)
+    found = lib.token_digests.get(memo)
+    if found is None:
+        if what == "person":
+            found = lib.digest_of(lib.by_person.get(slug, []))
+        elif area is not None:
+            found = lib.digest_of(lib.for_area(list(area.keywords)))
+        else:
+            found = lib.digest_of(lib.ordered())
+        lib.token_digests[memo] = found
+    return found
 
 
 # --- rendering one entry ------------------------------------------------------------------------

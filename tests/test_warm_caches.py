@@ -268,3 +268,42 @@ def test_a_kept_reading_of_the_pages_loads_like_a_fresh_one(case, tmp_path: Path
     assert cache.reads == pages + len(changed)
     fixed = make_handbook(None, tmp_path / "fixed")
     assert _registry_view(fixed, cache) == _registry_view(fixed)
+
+
+def test_publication_token_digests_are_worked_out_once_per_library(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page that records ``pubs:all`` (or an area's list) asks for its fingerprint at
+    each build: worked out once per library, and anew for the library of a changed .bib."""
+    from conftest import ROOTS, copy_project
+    from test_incremental import NEW_ENTRY
+
+    from labhandbook.environment import current_digest, get_library, get_registry
+    from labhandbook.library import Library
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    out = tmp_path / "out"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        env = builder._app.env
+        counted: list[int] = []
+        digest_of = Library.digest_of
+
+        def counting(self, keys):  # type: ignore[no-untyped-def]
+            counted.append(len(keys))
+            return digest_of(self, keys)
+
+        monkeypatch.setattr(Library, "digest_of", counting)
+        area = sorted(get_registry(env).areas)[0]
+        tokens = ["pubs:all", f"pubs:area:{area}", "pubs:person:lijun-wu"]
+        first = [current_digest(env, t) for t in tokens]
+        assert [current_digest(env, t) for t in tokens * 3] == first * 3
+        assert len(counted) <= len(tokens)  # at most once each (the build may have asked)
+        old = get_library(env)
+        bib = sorted((src / "bib").glob("*.bib"))[-1]
+        bib.write_text(bib.read_text(encoding="utf-8") + "\n" + NEW_ENTRY, encoding="utf-8")
+        assert builder.build([str(bib)]).ok
+        env = builder._app.env
+        assert get_library(env) is not old
+        assert current_digest(env, "pubs:all") != first[0]
+        assert current_digest(env, "pubs:person:lijun-wu") != first[2]  # the entry is hers
