@@ -399,8 +399,8 @@ def test_the_shared_sidebar_adapter_matches_the_theme(handbook) -> None:
 
 def test_a_failing_later_handler_leaves_the_collector_unfrozen(tmp_path: Path) -> None:
     """``gc_freeze`` freezes inside the build, where ``build-finished`` always follows: an
-    extension failing at ``builder-inited`` after the handbook's handlers leaves the garbage
-    collector as it was."""
+    extension failing at ``builder-inited`` after the handbook's handlers leaves nothing frozen;
+    the collector, off while the environment loads, is on again with the next application."""
     import gc
 
     from conftest import ROOTS, copy_project, sphinx_build
@@ -415,3 +415,40 @@ def test_a_failing_later_handler_leaves_the_collector_unfrozen(tmp_path: Path) -
     with pytest.raises(Exception, match="boom"):
         sphinx_build(src, tmp_path / "out")
     assert gc.get_freeze_count() == 0
+    # The environment loads with the collector off (labhandbook.process); the failed
+    # application never reached its build, so the next application switches it back on.
+    assert not gc.isenabled()
+    sphinx_build(copy_project(ROOTS / "test-basic", tmp_path / "src2"), tmp_path / "next")
+    assert gc.isenabled()
+
+
+GC_PROBE = """
+
+def _probe(app, *args):
+    import gc, json, pathlib
+    path = pathlib.Path(app.outdir).parent / "gc-probe.json"
+    seen = json.loads(path.read_text()) if path.exists() else {}
+    seen[args[-1]] = gc.isenabled()
+    path.write_text(json.dumps(seen))
+
+def setup(app):
+    app.connect("builder-inited", lambda app: _probe(app, "builder-inited"), priority=900)
+    app.connect("env-before-read-docs", lambda app, env, docs: _probe(app, "reading"),
+                priority=900)
+    app.connect("build-finished", lambda app, exc: _probe(app, "finished"))
+"""
+
+
+@pytest.mark.parametrize("gc_freeze", [True, False])
+def test_the_environment_loads_with_the_collector_off(tmp_path: Path, gc_freeze: bool) -> None:
+    """``gc_freeze``: the collector is off from ``config-inited`` (the pickled environment is
+    loaded next) until the loaded heap is frozen, and on again for the build."""
+    from conftest import ROOTS, cli_build, copy_project
+
+    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n' + GC_PROBE)
+    for _ in range(2):  # clean, then loading the pickled environment
+        assert "exit 0" in cli_build(src, tmp_path / "out").status
+        seen = json.loads((tmp_path / "out" / "gc-probe.json").read_text())
+        assert seen == {"builder-inited": not gc_freeze, "reading": True, "finished": True}
