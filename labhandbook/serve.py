@@ -16,6 +16,9 @@ before one page is rendered. Here one process does all of that once:
   files on disk are untouched) that listens to ``/__labhandbook__/events`` (server-sent events)
   and reloads when a build succeeded, or shows the build's errors over the page, with file and
   line, when it failed. The next good build removes them; the server never stops on an error.
+  The browsers are told as soon as every document's page is written, while Sphinx's finish
+  steps (indexes, search, ``build-finished``) go on (:class:`Ready`): until they end, the
+  server sends nothing those steps may be writing (:class:`Broadcaster`).
 * It listens on 127.0.0.1 only, and serves text compressed with gzip as Read the Docs does.
 """
 
@@ -43,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "/__labhandbook__/"
+#: Every file is stale at once: the browser asks with its ``ETag`` on every load.
+REVALIDATE = "max-age=0, must-revalidate"
 EVENTS = PREFIX + "events"
 CLIENT = PREFIX + "reload.js"
 #: Folders never watched: build output, environments, tool caches, version control.
@@ -219,6 +224,115 @@ class ToctreeCache:
         context["toctree"] = cached
 
 
+class StaticFiles:
+    """Sphinx's static files copied once per application, not on every warm build.
+
+    Before writing pages, the HTML builder copies the theme's and ``html_static_path``'s files
+    into ``_static/`` (``copy_static_files``), rendering its templates (``*.jinja``, ``*_t``)
+    and ``pygments.css`` afresh: 0.03–0.1 s of a prose edit's warm build at lab scale. A warm
+    build skips it when nothing it is made from changed since the last build copied them, and
+    nothing changed ``_static/`` since that build ended: the files of those folders (and
+    ``html_logo``, ``html_favicon``) and of the output's ``_static/`` (path, modification time,
+    size), and the template context (every value but functions; see :func:`_stable_repr`).
+    Settings cannot change within an application (a new ``conf.py`` gets a new one). A later
+    step that writes into ``_static/`` (the theme writes ``pygments.css`` again at
+    ``build-finished``) writes its file whole again in the next build, as after a copy.
+
+    Adapter: the builder's ``copy_static_files`` method (Sphinx's HTML builder, called from
+    ``copy_assets``) is replaced on the builder object; without it, builds copy as usual.
+    Breaks if Sphinx copies static files elsewhere: then they are copied every build (slower,
+    the same output). ``tests/test_serve.py`` checks the skip, and a copy after a change.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[str, str] | None = None  #: inputs and ``_static/`` as a build left them
+        self._inputs: str | None = None  #: the current build's
+        self.skips = 0
+
+    def attach(self, app: Any) -> None:
+        builder = app.builder
+        copy = getattr(builder, "copy_static_files", None)
+        if not callable(copy):
+            return
+
+        def copy_when_changed() -> None:
+            self._inputs = inputs = self._inputs_key(app)
+            if inputs is not None and self.key == (inputs, _stamps(builder.outdir / "_static")):
+                self.skips += 1
+                return
+            copy()
+
+        builder.copy_static_files = copy_when_changed
+        app.connect("build-finished", self._finished, priority=1000)
+
+    def _finished(self, app: Any, exception: BaseException | None) -> None:
+        """After every writer of ``build-finished``: ``_static/`` as this build leaves it."""
+        inputs, self._inputs = self._inputs, None
+        self.key = (None if exception is not None or inputs is None
+                    else (inputs, _stamps(app.builder.outdir / "_static")))
+
+    @staticmethod
+    def _inputs_key(app: Any) -> str | None:
+        import hashlib
+
+        builder = app.builder
+        try:
+            folders = [Path(d, "static") for d in reversed(builder.theme.get_theme_dirs())]
+            folders += [Path(app.confdir, d) for d in app.config.html_static_path]
+            files = [Path(app.confdir, f) for f in (app.config.html_logo,
+                                                     app.config.html_favicon)
+                     if f and "://" not in str(f)]
+            context = dict(builder.globalcontext)
+            if builder.indexer is not None:
+                context.update(builder.indexer.context_for_searchtool())
+        except Exception:  # noqa: BLE001 - a Sphinx without these: copy every build
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for name, value in sorted(context.items()):
+            if not callable(value):
+                digest.update(f"{name}={_stable_repr(value)}\0".encode())
+        for folder in folders:
+            digest.update(f"\1{folder}\1{_stamps(folder)}".encode())
+        for path in files:
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                digest.update(f"{path}:{st.st_mtime_ns}:{st.st_size}\0".encode())
+        return digest.hexdigest()
+
+
+def _stamps(folder: Path) -> str:
+    """A digest of every file under ``folder`` (relative path, modification time, size),
+    symbolic links followed as Sphinx's copy follows them."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    found = []
+    for base, _dirs, names in os.walk(folder, followlinks=True):
+        for name in names:
+            path = os.path.join(base, name)
+            with contextlib.suppress(OSError):
+                st = os.stat(path)
+                found.append(f"{os.path.relpath(path, folder)}:{st.st_mtime_ns}:{st.st_size}")
+    for line in sorted(found):
+        digest.update(line.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _stable_repr(value: Any) -> str:
+    """``repr`` of plain data, containers element by element; an object by its ``str`` when
+    its class writes one (Sphinx's script and stylesheet entries), else its ``repr`` (which
+    names the object: another object, another text)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_stable_repr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{_stable_repr(v)}" for k, v in
+                              sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    plain = isinstance(value, (str, int, float, type(None)))
+    if not plain and type(value).__str__ is not object.__str__:
+        return f"{type(value).__qualname__}({value})"
+    return repr(value)
+
+
 def navigation_state(env: Any, parts: dict[str, tuple[Any, Any, bytes]]) -> str:
     """A digest of everything Sphinx's global toctree is made from (``global_toctree_for_doc``):
     the root document's toctree directives, every page's table of contents (``env.tocs``: the
@@ -365,6 +479,8 @@ BACKGROUND_NICE = 10
 #: Seconds between telling the browsers of a build and starting Pagefind: the reloaded page is
 #: fetched and drawn first (a 2-core machine has no core to spare for it).
 INDEX_DELAY = 1.0
+#: Seconds a request waits for a build told of early to finish (see :class:`Broadcaster`).
+SETTLE_TIMEOUT = 120.0
 
 
 def lower_priority(steps: int = BACKGROUND_NICE) -> None:
@@ -442,6 +558,27 @@ def _save_environment(env: Any) -> None:
     os.replace(part, path)
 
 
+@dataclass
+class Ready:
+    """One build's way to its early publication (:attr:`Builder.ready`): the documents it may
+    write, and the output files of those it has begun to write.
+
+    Sphinx writes every document's page (``html-page-context``, then the file) one after the
+    other before its finish steps (the general index, ``html-collect-pages``, the search page,
+    the search index, ``build-finished``), whose first page is not a document: at that page's
+    ``html-page-context``, or at ``html-collect-pages``, every document's page is whole and
+    will not be written again in this build. The browser's reload needs only that page and
+    files it holds already (``304``), so it need not wait for the finish steps (a fifth of a
+    prose edit's warm build at lab scale). The final output is unchanged: the build goes on.
+    """
+
+    docs: Collection[str]
+    start: float  #: when the build began (``time.perf_counter``)
+    cpu: float  #: and this process's CPU time then
+    pages: list[str] = field(default_factory=list)
+    told: bool = False
+
+
 class Builder:
     """Builds the handbook in this process, as ``make html`` does, one build at a time.
 
@@ -468,6 +605,7 @@ class Builder:
         self.lock = threading.Lock()
         self.templates = TemplateCache()
         self.toctrees = ToctreeCache()  #: the current application's
+        self.static = StaticFiles()  #: the current application's
         self._app: Any = None
         self._readers: list[Callable[[Any], None]] = []
         self._marks: tuple[int, int] | None = None
@@ -477,6 +615,10 @@ class Builder:
         self._indexing: tuple[threading.Thread, list[Any], threading.Event] | None = None
         self.warm_builds = 0  #: builds that reused the application
         self._children: list[int] = []  #: processes saving the environment (pickle_in_child)
+        #: Told of a build once every page of its write phase is written (see :class:`Ready`).
+        self.ready: Callable[[BuildResult, list[str]], None] | None = None
+        self._ready: Ready | None = None  #: the current build's
+        self._clock = (0.0, 0.0)  #: the current build's start: wall and CPU time
 
     def __enter__(self) -> Builder:
         return self
@@ -538,6 +680,10 @@ class Builder:
         self.templates.attach(app)
         self.toctrees = ToctreeCache()
         self.toctrees.attach(app)
+        self.static = StaticFiles()
+        self.static.attach(app)
+        app.connect("html-page-context", self._page_written, priority=1)
+        app.connect("html-collect-pages", self._pages_written, priority=1)
         app.__dict__[DEFER_ATTR] = self._pending
         self._marks = asset_marks(app)
         return app
@@ -583,7 +729,7 @@ class Builder:
         with self.lock:
             self._stop_indexing()
             self.count += 1
-            start, cpu = time.perf_counter(), time.process_time()
+            start, cpu = self._clock = time.perf_counter(), time.process_time()
             app = self._warm_app(edited)
             if app is not None:
                 self.warm_builds += 1
@@ -612,10 +758,13 @@ class Builder:
                 for reader in self._readers:
                     reader(app)
             undo = pickle_in_child(app.env, self._children)
+            self._ready = (Ready(app.env.found_docs, *self._clock)
+                           if self.ready is not None else None)
             try:
                 app.build()
             finally:
                 undo()
+                self._ready = None
             failed = app.statuscode != 0
         except Exception as err:  # noqa: BLE001 - any failure is shown, the server goes on
             # Sphinx deleted the environment so that the next build starts anew: so does a
@@ -635,6 +784,31 @@ class Builder:
         if not failed and not problems:
             self._app, self._readers = app, source_readers(app) or []
         return failed, problems
+
+    def _page_written(self, app: Any, pagename: str, *args: Any) -> None:
+        ready = self._ready
+        if ready is not None and not ready.told:
+            if pagename in ready.docs:
+                # Written after this event; whole by the next page's, or by the end of writing.
+                ready.pages.append(os.path.realpath(app.builder.get_outfilename(pagename)))
+            else:
+                self._tell_ready(app)
+
+    def _pages_written(self, app: Any) -> list[Any]:
+        if self._ready is not None and not self._ready.told:
+            self._tell_ready(app)
+        return []
+
+    def _tell_ready(self, app: Any) -> None:
+        """Every document's page is written (Sphinx writes them serially, before its finish
+        steps): tell the browsers, unless the build has gone wrong so far."""
+        ready = self._ready
+        assert ready is not None and self.ready is not None
+        ready.told = True
+        if app.statuscode != 0 or parse_problems(self._streams[1].getvalue(), self.srcdir):
+            return
+        self.ready(BuildResult(self.count, True, time.perf_counter() - ready.start,
+                               cpu_seconds=time.process_time() - ready.cpu), list(ready.pages))
 
     def index_later(self, delay: float = 0.0) -> None:
         """Start the Pagefind run the last build left, in a background thread, after
@@ -734,34 +908,66 @@ def edited_in_place(before: dict[str, tuple[int, int]],
 
 
 class Broadcaster:
-    """The latest build, and a condition that wakes every event stream when it changes."""
+    """The latest build, and a condition that wakes every event stream when it changes.
+
+    A build may be told of twice: early (:meth:`publish_early`), once every page of its write
+    phase is written, so the browsers reload while the build finishes; then when it has
+    finished (:meth:`publish`). Between the two, the server answers at once only for what is
+    whole: those pages, and ``304`` for a file the browser holds as it is on disk; any other
+    file may be being written, so its request waits for the build's end (:meth:`settled`).
+    """
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.latest: BuildResult | None = None
         self.good_id = 0
         self.closed = False
+        self.version = 0  #: every publication, early or final, is a new version
+        self.written: frozenset[str] | None = None  #: while a build finishes: its whole pages
 
     def publish(self, result: BuildResult) -> None:
         with self.cond:
             self.latest = result
             if result.ok:
                 self.good_id = result.id
+            self.written = None
+            self.version += 1
             self.cond.notify_all()
+
+    def publish_early(self, result: BuildResult, written: Collection[str]) -> None:
+        """Tell of ``result`` while its build still runs; ``written``: the files (absolute
+        paths) the build has written whole and will not write again."""
+        with self.cond:
+            self.latest = result
+            self.good_id = result.id
+            self.written = frozenset(os.path.realpath(p) for p in written)
+            self.version += 1
+            self.cond.notify_all()
+
+    def settled(self, path: str, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Whether ``path`` may be read whole now: no build is finishing after an early
+        publication, or it wrote ``path`` whole. Otherwise wait (at most ``timeout`` s) for its
+        end; ``False`` when it has not ended by then."""
+        with self.cond:
+            if self.written is None or os.path.realpath(path) in self.written:
+                return True
+            return self.cond.wait_for(lambda: self.closed or self.written is None, timeout)
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
+            self.written = None
             self.cond.notify_all()
 
-    def wait(self, after: int | None, timeout: float) -> BuildResult | None:
-        """The latest build once it is not ``after`` (``None``: whatever is latest)."""
+    def wait(self, after: int | None, timeout: float) -> tuple[int, BuildResult] | None:
+        """The latest publication (its version and build) once its version is not ``after``
+        (``None``: whatever is latest)."""
         with self.cond:
             self.cond.wait_for(lambda: self.closed or (
-                self.latest is not None and self.latest.id != after), timeout)
-            if self.closed or self.latest is None or self.latest.id == after:
+                self.latest is not None and self.version != after), timeout)
+            if self.closed or self.latest is None or self.version == after:
                 return None
-            return self.latest
+            return self.version, self.latest
 
 
 def _event(result: BuildResult) -> bytes:
@@ -771,9 +977,9 @@ def _event(result: BuildResult) -> bytes:
 
 
 class BodyCache:
-    """Response bodies as sent (HTML with the reload script, text compressed), kept by file,
-    modification time and size (and build id, for HTML), least recently used dropped beyond
-    ``limit`` bytes: a reload compresses only the files the build rewrote."""
+    """Response bodies as sent (HTML with the reload script, text compressed), kept by file
+    and digest of its bytes (and build id, for HTML), least recently used dropped beyond
+    ``limit`` bytes: a reload compresses only the files whose bytes the build changed."""
 
     def __init__(self, limit: int = 64 << 20) -> None:
         self.limit = limit
@@ -797,6 +1003,12 @@ class BodyCache:
                 self.size -= len(self._items.popitem(last=False)[1])
 
 
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
 def _matches(header: str | None, etag: str) -> bool:
     """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110)."""
     if not header:
@@ -809,14 +1021,25 @@ class PreviewHandler(SimpleHTTPRequestHandler):
     """Static files of the build (gzip when the client accepts it), the reload script and the
     event stream. HTML pages get the reload script and the build id added as they are sent.
 
-    Every response says ``Cache-Control: no-cache`` (the browser asks again on every reload)
-    and carries an ``ETag`` made of the file's modification time and size (for HTML also the
+    Every file says ``Cache-Control: max-age=0, must-revalidate`` (the browser asks again on
+    every reload) and carries an ``ETag``, a digest of the file's bytes (for HTML also the
     build id its reload script names; no ``Last-Modified``, whose whole seconds would miss a
-    page rewritten within the second): a reload gets ``304 Not Modified`` for every file the
-    build did not rewrite, instead of the theme's stylesheets and scripts again."""
+    page rewritten within the second): a reload gets ``304 Not Modified`` for every file
+    whose bytes the build did not change, instead of the theme's stylesheets and scripts
+    again. Sphinx and the theme write some of them afresh on every build (``pygments.css``,
+    ``basic.css``, ``documentation_options.js``; the theme's ``pygments.css`` again at
+    ``build-finished``), so the file's time and size would not do. A digest is worked out once
+    per file version (time, size, inode; kept only when the file did not change while it was
+    read).
+
+    While a build told of early is finishing (:class:`Broadcaster`), a request is answered at
+    once when it is for a page that build wrote whole, or when the browser's copy has the
+    bytes on disk (``304``: it holds the whole file, whatever is written next); any other
+    waits for the build's end, so nothing half-written is ever sent from that build."""
 
     broadcaster: Broadcaster | None = None
     bodies: BodyCache | None = None
+    digests: dict[str, tuple[tuple[int, int, int], str]] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -840,49 +1063,76 @@ class PreviewHandler(SimpleHTTPRequestHandler):
                 return super().send_head()  # the redirect to "folder/"
             path = os.path.join(path, "index.html")
         ctype = self.guess_type(path)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return super().send_head()
-        if not stat.S_ISREG(st.st_mode):
-            return super().send_head()
         html = ctype == "text/html" and self.broadcaster is not None
-        build = self.broadcaster.good_id if html and self.broadcaster is not None else None
         gzipped = (ctype.startswith(COMPRESSIBLE)
                    and "gzip" in self.headers.get("Accept-Encoding", ""))
-        etag = (f'"{st.st_mtime_ns:x}-{st.st_size:x}'
-                f'{"" if build is None else f"-b{build}"}{"-gz" if gzipped else ""}"')
-        if _matches(self.headers.get("If-None-Match"), etag):
-            self.send_response(HTTPStatus.NOT_MODIFIED)
-            self._validators(etag)
-            self.end_headers()
-            return None
-        key = (path, st.st_mtime_ns, st.st_size, build, gzipped)
-        data = self.bodies.get(key) if self.bodies is not None else None
-        if data is None:
+        for waited in (False, True):
             try:
-                data = Path(path).read_bytes()
+                st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    return super().send_head()
+                digest, data = self._content(path, st)
             except OSError:
-                self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return super().send_head()
+            build = self.broadcaster.good_id if html and self.broadcaster is not None else None
+            etag = f'"{digest}{"" if build is None else f"-b{build}"}{"-gz" if gzipped else ""}"'
+            if _matches(self.headers.get("If-None-Match"), etag):
+                # The browser's copy is whole and what is on disk, whatever is written next.
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self._validators(etag)
+                self.end_headers()
                 return None
-            if html:
-                data = self._with_client(data)
+            if waited or self.broadcaster is None or self.broadcaster.settled(path, 0):
+                break
+            # A build told of early is finishing and may be writing this file: wait for it.
+            self.broadcaster.settled(path)
+        key = (path, digest, build, gzipped)
+        body = self.bodies.get(key) if self.bodies is not None else None
+        if body is None:
+            if data is None:
+                try:
+                    data = Path(path).read_bytes()
+                except OSError:
+                    self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                    return None
+                if _digest(data) != digest:  # rewritten since: send what was read
+                    digest = _digest(data)
+                    etag = (f'"{digest}{"" if build is None else f"-b{build}"}'
+                            f'{"-gz" if gzipped else ""}"')
+                    key = (path, digest, build, gzipped)
+            body = self._with_client(data) if html else data
             if gzipped:
-                data = gzip.compress(data, compresslevel=6, mtime=0)
+                body = gzip.compress(body, compresslevel=6, mtime=0)
             if self.bodies is not None:
-                self.bodies.put(key, data)
+                self.bodies.put(key, body)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
         if gzipped:
             self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(len(body)))
         self._validators(etag)
         self.end_headers()
-        return io.BytesIO(data)
+        return io.BytesIO(body)
+
+    def _content(self, path: str, st: os.stat_result) -> tuple[str, bytes | None]:
+        """The digest of the file's bytes (kept by its time and size, so a file is read for it
+        once per version), and the bytes when they were read now."""
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        kept = self.digests.get(path) if self.digests is not None else None
+        if kept is not None and kept[0] == stamp:
+            return kept[1], None
+        data = Path(path).read_bytes()
+        digest = _digest(data)
+        after = os.stat(path)
+        if self.digests is not None and (after.st_mtime_ns, after.st_size, after.st_ino) == stamp:
+            self.digests[path] = (stamp, digest)  # not written while it was read
+        return digest, data
 
     def _validators(self, etag: str) -> None:
         self.send_header("Vary", "Accept-Encoding")
-        self.send_header("Cache-Control", "no-cache")
+        # Not ``no-cache``: on a reload chromium then asks for the page's stylesheets without
+        # the ETag it holds (measured, Debian's chromium); stale at once, it asks with it.
+        self.send_header("Cache-Control", REVALIDATE)
         self.send_header("ETag", etag)
 
     def _with_client(self, html: bytes) -> bytes:
@@ -919,13 +1169,13 @@ class PreviewHandler(SimpleHTTPRequestHandler):
         try:
             # The latest build at once (a page loaded while a build failed shows its errors).
             while True:
-                result = self.broadcaster.wait(last, timeout=15)
+                got = self.broadcaster.wait(last, timeout=15)
                 if self.broadcaster.closed:
                     return
-                self.wfile.write(_event(result) if result else b": keep-alive\n\n")
+                self.wfile.write(_event(got[1]) if got else b": keep-alive\n\n")
                 self.wfile.flush()
-                if result:
-                    last = result.id
+                if got:
+                    last = got[0]
         except (BrokenPipeError, ConnectionResetError):
             return
 
@@ -935,7 +1185,7 @@ def make_server(root: Path, port: int, broadcaster: Broadcaster | None = None,
     """A server of ``root`` on ``host`` (127.0.0.1: never another interface); ``port`` 0
     picks a free one."""
     handler = type("Handler", (PreviewHandler,),
-                   {"broadcaster": broadcaster, "bodies": BodyCache()})
+                   {"broadcaster": broadcaster, "bodies": BodyCache(), "digests": {}})
     server = ThreadingHTTPServer((host, port), partial(handler, directory=str(root)))
     server.daemon_threads = True
     return server
@@ -979,6 +1229,7 @@ def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threadin
     search in the background. Files saved during a build are picked up by the next look
     (``before``: the files as the last build saw them)."""
     before = snapshot(root) if before is None else before
+    builder.ready = broadcaster.publish_early
     builder.index_later(INDEX_DELAY)
     while not stop.wait(poll):
         after = snapshot(root)

@@ -8,7 +8,9 @@ import filecmp
 import gzip
 import http.client
 import json
+import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from conftest import ROOTS, copy_project, sphinx_build
 from labhandbook.serve import (
     CLIENT,
     EVENTS,
+    REVALIDATE,
     Broadcaster,
     Builder,
     BuildResult,
@@ -185,10 +188,10 @@ def _get(base: str, path: str, gzip_ok: bool = True,
 
 
 def test_a_reload_gets_304_for_files_the_build_did_not_rewrite(tmp_path: Path) -> None:
-    """Each response has an ETag (modification time, size, and for pages the build id of
-    their reload script); asked again with it, the server answers 304 without a body while
-    the file is the same, and the new bytes once it changed (also at the same size: the
-    compressed bodies it keeps are keyed by the file's time and size too)."""
+    """Each response has an ETag (a digest of the bytes, and for pages the build id of their
+    reload script); asked again with it, the server answers 304 without a body while the
+    bytes are the same, also when the file was written again, and the new bytes once they
+    changed (also at the same size)."""
     import os
 
     site = tmp_path / "site"
@@ -201,13 +204,20 @@ def test_a_reload_gets_304_for_files_the_build_did_not_rewrite(tmp_path: Path) -
     with serving(site, broadcaster) as base:
         first = _get(base, "/theme.css")
         etag = first.getheader("ETag")
-        assert first.status == 200 and etag and first.getheader("Cache-Control") == "no-cache"
+        assert first.status == 200 and etag and first.getheader("Cache-Control") == REVALIDATE
         assert gzip.decompress(first.read()) == css.read_bytes()
         again = _get(base, "/theme.css", etag=etag)
         assert again.status == 304 and again.read() == b""
         assert again.getheader("ETag") == etag
         plain = _get(base, "/theme.css", gzip_ok=False, etag=etag)  # another representation
         assert plain.status == 200 and plain.read() == css.read_bytes()
+
+        # Written again with the same bytes (as Sphinx writes pygments.css on every build):
+        # the browser's copy is current.
+        css.write_text(css.read_text())
+        stamp = os.stat(css).st_mtime_ns + 1_000_000_000
+        os.utime(css, ns=(stamp, stamp))
+        assert _get(base, "/theme.css", etag=etag).status == 304
 
         # Rewritten at the same size (a later time): sent again, the new bytes.
         css.write_text("body { color: red; }\n".replace("red", "tan") * 50)
@@ -288,8 +298,10 @@ def test_warm_builds_equal_clean_builds_over_random_edits(tmp_path: Path) -> Non
     lab = initial()
     lab.write(src)
     failures = []
+    told: list[int] = []
     with Builder(src, out / "html", out / "doctrees") as builder:
         assert builder.build().ok
+        builder.ready = lambda result, pages: told.append(result.id)  # the early path runs
         before = snapshot(src)
         for step, edit in enumerate(edit_sequence(rng, max(STEPS, 12)), 1):
             what = edit(lab, rng)
@@ -305,9 +317,108 @@ def test_warm_builds_equal_clean_builds_over_random_edits(tmp_path: Path) -> Non
             diff = differences(out / "html", clean / "html")
             if diff:
                 failures.append((step, what, "warm" if edited else "new", diff[:6]))
-        warm = builder.warm_builds
+        warm, skips = builder.warm_builds, builder.static.skips
     assert not failures, failures
     assert warm >= 3, f"only {warm} builds reused the application: the test misses its point"
+    assert told and skips, (told, skips)
+
+
+def test_a_build_told_early_sends_whole_pages_at_once_and_nothing_half_written(
+        tmp_path: Path) -> None:
+    """Between a build's early publication and its end, the pages it wrote are sent at once
+    (the new bytes), a file the browser holds as on disk gets 304 at once, and any other file
+    (one the build may be writing) only once the build has ended: never half of it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    page = site / "index.html"
+    page.write_text("<html><body><p>old</p></body></html>")
+    other, late = site / "other.css", site / "late.css"
+    other.write_text("p { color: red; }\n")
+    late.write_text("h1 { color: blue; }\n")
+    broadcaster = Broadcaster()
+    broadcaster.publish(BuildResult(1, True, 0.1))
+    with serving(site, broadcaster) as base:
+        other_etag = _get(base, "/other.css").getheader("ETag")
+        late_etag = _get(base, "/late.css").getheader("ETag")
+
+        page.write_text("<html><body><p>new</p></body></html>")
+        broadcaster.publish_early(BuildResult(2, True, 0.1), [str(page)])
+        late.write_text("h1 { col")  # the build is writing it
+        assert "<p>new</p>" in gzip.decompress(_get(base, "/index.html").read()).decode()
+        assert _get(base, "/other.css", etag=other_etag).status == 304
+
+        finished = threading.Event()
+        got: dict[str, object] = {}
+
+        def fetch(name: str, etag: str | None) -> None:
+            response = _get(base, "/late.css", etag=etag)
+            got[name] = (finished.is_set(), response.status,
+                         gzip.decompress(response.read()) if response.status == 200 else b"")
+
+        threads = [threading.Thread(target=fetch, args=args)
+                   for args in (("plain", None), ("cached", late_etag))]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)  # a server that does not wait sends the half file meanwhile
+        late.write_text("h1 { color: green; }\n")
+        finished.set()
+        broadcaster.publish(BuildResult(2, True, 0.2))
+        for thread in threads:
+            thread.join(10)
+    whole = (True, 200, b"h1 { color: green; }\n")
+    assert got == {"plain": whole, "cached": whole}
+
+
+def test_the_browsers_are_told_once_every_page_is_written(project: Path,
+                                                          tmp_path: Path) -> None:
+    """A build is published early, after the documents' pages and before Sphinx's finish
+    steps (the search index is written later), with the pages it wrote; a build with a
+    problem so far is not."""
+    out = tmp_path / "out"
+    html = out / "html"
+    told: list[tuple[BuildResult, list[str], str, int]] = []
+    with Builder(project, html, out / "doctrees") as builder:
+        assert builder.build().ok
+        builder.ready = lambda result, pages: told.append((
+            result, pages, (html / "people/lijun-wu.html").read_text(encoding="utf-8"),
+            (html / "searchindex.js").stat().st_mtime_ns))
+        index_stamp = (html / "searchindex.js").stat().st_mtime_ns
+        page = project / PERSON
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text + "\nA sentence told early.\n", encoding="utf-8")
+        result = builder.build([str(page)])
+        assert result.ok, result.problems
+        assert len(told) == 1 and told[0][0].id == result.id and told[0][0].ok
+        assert os.path.realpath(html / "people/lijun-wu.html") in told[0][1]
+        assert "A sentence told early." in told[0][2]
+        assert told[0][3] == index_stamp != (html / "searchindex.js").stat().st_mtime_ns
+
+        page.write_text(text.replace("name:", "name: [unclosed", 1), encoding="utf-8")
+        failed = builder.build([str(page)])
+        assert not failed.ok and failed.problems
+        assert len(told) == 1
+
+
+def test_static_files_are_copied_once_until_they_change(project: Path, tmp_path: Path) -> None:
+    """Warm builds do not copy the static files again while nothing they are made from, and
+    nothing in the output's ``_static/``, changed; a damaged output file is copied again."""
+    out = tmp_path / "out"
+    static = out / "html" / "_static"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        page = project / PERSON
+        text = page.read_text(encoding="utf-8")
+        for n in range(3):
+            page.write_text(text + f"\nEdit {n}.\n", encoding="utf-8")
+            assert builder.build([str(page)]).ok
+        assert builder.warm_builds == 3 and builder.static.skips >= 1
+        css = static / "basic.css"
+        whole = css.read_bytes()
+        css.write_text("damaged")
+        page.write_text(text + "\nEdit 4.\n", encoding="utf-8")
+        assert builder.build([str(page)]).ok
+        assert builder.warm_builds == 4
+        assert css.read_bytes() == whole
 
 
 def test_a_child_that_never_saves_is_given_up_and_the_next_build_reads_every_page(
