@@ -577,6 +577,8 @@ class Ready:
     cpu: float  #: and this process's CPU time then
     pages: list[str] = field(default_factory=list)
     told: bool = False
+    #: Pages to feed to Sphinx's search index once told (:meth:`Builder._defer_search_feed`).
+    feeds: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 class Builder:
@@ -684,6 +686,7 @@ class Builder:
         self.static.attach(app)
         app.connect("html-page-context", self._page_written, priority=1)
         app.connect("html-collect-pages", self._pages_written, priority=1)
+        self._defer_search_feed(app)
         app.__dict__[DEFER_ATTR] = self._pending
         self._marks = asset_marks(app)
         return app
@@ -801,14 +804,48 @@ class Builder:
 
     def _tell_ready(self, app: Any) -> None:
         """Every document's page is written (Sphinx writes them serially, before its finish
-        steps): tell the browsers, unless the build has gone wrong so far."""
+        steps): tell the browsers, unless the build has gone wrong so far; then feed the
+        search index the pages written."""
         ready = self._ready
         assert ready is not None and self.ready is not None
         ready.told = True
-        if app.statuscode != 0 or parse_problems(self._streams[1].getvalue(), self.srcdir):
+        if app.statuscode == 0 and not parse_problems(self._streams[1].getvalue(),
+                                                      self.srcdir):
+            self.ready(BuildResult(self.count, True, time.perf_counter() - ready.start,
+                                   cpu_seconds=time.process_time() - ready.cpu),
+                       list(ready.pages))
+        feeds, ready.feeds = ready.feeds, []
+        for args in feeds:
+            app.builder.index_page(*args)
+
+    def _defer_search_feed(self, app: Any) -> None:
+        """Feed Sphinx's search index a document after its page is written, not before.
+
+        Sphinx feeds each document to its search index (``index_page``, from
+        ``write_doc_serialized``) just before writing its page: a tenth of a prose edit's warm
+        build at lab scale, which the browser need not wait for. In a build with a
+        :class:`Ready`, the calls are kept in order and made when the browsers are told (before
+        ``html-collect-pages`` and the index's dump in ``handle_finish``), with the same
+        arguments: the same index.
+
+        Adapter: ``index_page`` is wrapped on the builder object (Sphinx's HTML builder);
+        without it, pages are fed as usual. Breaks if Sphinx feeds its index elsewhere: then
+        it is fed before each page again (slower, the same index). The random-edit comparison
+        of ``tests/test_serve.py`` compares ``searchindex.js`` with a clean build's.
+        """
+        builder = app.builder
+        index_page = getattr(builder, "index_page", None)
+        if not callable(index_page):
             return
-        self.ready(BuildResult(self.count, True, time.perf_counter() - ready.start,
-                               cpu_seconds=time.process_time() - ready.cpu), list(ready.pages))
+
+        def deferred(pagename: str, doctree: Any, title: str) -> None:
+            ready = self._ready
+            if ready is None or ready.told:
+                index_page(pagename, doctree, title)
+            else:
+                ready.feeds.append((pagename, doctree, title))
+
+        builder.index_page = deferred
 
     def index_later(self, delay: float = 0.0) -> None:
         """Start the Pagefind run the last build left, in a background thread, after

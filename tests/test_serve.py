@@ -372,26 +372,34 @@ def test_a_build_told_early_sends_whole_pages_at_once_and_nothing_half_written(
 def test_the_browsers_are_told_once_every_page_is_written(project: Path,
                                                           tmp_path: Path) -> None:
     """A build is published early, after the documents' pages and before Sphinx's finish
-    steps (the search index is written later), with the pages it wrote; a build with a
-    problem so far is not."""
+    steps (the search index is fed and written later), with the pages it wrote; a build with
+    a problem so far is not."""
     out = tmp_path / "out"
     html = out / "html"
-    told: list[tuple[BuildResult, list[str], str, int]] = []
+    told: list[tuple[BuildResult, list[str], str, int, bool]] = []
     with Builder(project, html, out / "doctrees") as builder:
         assert builder.build().ok
+        app = builder._app
+
+        def fed() -> bool:  # whether Sphinx's search index has the new word yet
+            return any("zyzzyva" in word for word in app.builder.indexer._mapping)
+
         builder.ready = lambda result, pages: told.append((
             result, pages, (html / "people/lijun-wu.html").read_text(encoding="utf-8"),
-            (html / "searchindex.js").stat().st_mtime_ns))
+            (html / "searchindex.js").stat().st_mtime_ns, fed()))
         index_stamp = (html / "searchindex.js").stat().st_mtime_ns
         page = project / PERSON
         text = page.read_text(encoding="utf-8")
-        page.write_text(text + "\nA sentence told early.\n", encoding="utf-8")
+        page.write_text(text + "\nA sentence told early, zyzzyva.\n", encoding="utf-8")
         result = builder.build([str(page)])
         assert result.ok, result.problems
         assert len(told) == 1 and told[0][0].id == result.id and told[0][0].ok
         assert os.path.realpath(html / "people/lijun-wu.html") in told[0][1]
-        assert "A sentence told early." in told[0][2]
+        assert "A sentence told early" in told[0][2]
         assert told[0][3] == index_stamp != (html / "searchindex.js").stat().st_mtime_ns
+        # The page was fed to the search index after the browsers were told, and is in it.
+        assert not told[0][4] and fed()
+        assert "zyzzyva" in (html / "searchindex.js").read_text(encoding="utf-8")
 
         page.write_text(text.replace("name:", "name: [unclosed", 1), encoding="utf-8")
         failed = builder.build([str(page)])
