@@ -276,3 +276,10 @@ def test_a_genuine_syntax_error_is_located_and_nothing_else_is_refused(tmp_path:
     assert build.exit != 0 and "Traceback" not in build.warnings + build.status
     errors = [line for line in build.warnings.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "zotero-biblatex.bib:16: ERROR: BibTeX syntax error" in errors[0]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_packed_references_render_as_their_rich_text(name: str, tmp_path: Path) -> None:
+    from packedcheck import rendered_both_ways
+
+    assert rendered_both_ways(_library(_lab(tmp_path, name)))

@@ -172,3 +172,29 @@ def test_a_packed_reference_renders_as_the_rich_text_it_was_made_from() -> None:
     assert str(again) == str(rich)
     with pytest.raises(TypeError):
         PackedText.pack(Text(Protected("x")))
+    # rendered straight from the packed form, as pybtex's constructors would have left it:
+    # empty parts dropped, nested texts spliced, neighbouring tags and links merged
+    odd = PackedText('["",["<em","a"],"",["",["<em","b",["<sup",""]]],["@u",""],["@u","x"],'
+                     '["@u","y"],"z",["",""]]')
+    for backend in ("plaintext", "html", "markdown"):
+        render = pybtex.plugin.find_plugin("pybtex.backends", backend)()
+        assert odd.render(render) == odd.unpack().render(render)
+    assert odd.render(pybtex.plugin.find_plugin("pybtex.backends", "html")()) == \
+        "<em>ab</em><a href=\"u\">xy</a>z"
+
+
+def test_the_example_labs_references_render_straight_from_their_packed_form() -> None:
+    from conftest import REPO
+    from packedcheck import rendered_both_ways
+    from sphinxcontrib.bibtex.bibfile import parse_bibdata
+
+    from labhandbook.config import LabConfig
+    from labhandbook.library import update_library
+    from labhandbook.registry import load_registry
+    from labhandbook.style import format_entry_packed
+
+    lab = LabConfig()
+    registry, _ = load_registry(REPO, lab)
+    data = parse_bibdata([REPO / f for f in lab.bib_files(REPO)], "utf-8-sig")
+    lib = update_library(None, data.data.entries, registry, format_entry_packed)
+    assert rendered_both_ways(lib) >= len(data.data.entries) - 5
