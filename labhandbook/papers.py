@@ -325,6 +325,7 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
     # navigation is the same HTML for every one of them: render it once per build.
     shared = _shared_renderer({})
+    sections: dict[str, Any] = {}  # the theme's component lists, worked out once (THEME_SECTIONS)
     for key in todo:
         # The title reaches the theme as HTML, as a source page's title does (escaped text);
         # the theme writes ``pagetitle`` as it is (into the print-only <h1>).
@@ -332,7 +333,8 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         context = {"title": title, "pagetitle": title,
                    "body": renderer.body(key), "metatags": renderer.metatags(key),
                    "lh_description": renderer.description(key), "display_toc": False,
-                   "sourcename": "", "lh_paper": key, "lh_shared": shared}
+                   "sourcename": "", "lh_paper": key, "lh_shared": shared,
+                   SECTIONS_KEY: sections}
         yield paper_page(key), context, "page.html"
     state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
                      encoding="utf-8")
@@ -380,6 +382,70 @@ def theme_sidebars() -> list[str] | None:
     except (ImportError, OSError, configparser.Error):
         return None
     return items if THEME_NAV in items else None
+
+
+#: pydata-sphinx-theme's template sections that its ``html-page-context`` handlers
+#: (``update_and_remove_templates``, ``set_secondary_sidebar_items``) render on every page to
+#: drop the components that come out empty. It also does so with Sphinx's ``sidebars``, which
+#: other extensions may read at the same priority: not held (on paper pages the navigation in
+#: it is rendered once per build anyway, :data:`SHARED_NAV`).
+THEME_SECTIONS = ("theme_navbar_start", "theme_navbar_center", "theme_navbar_persistent",
+                  "theme_navbar_end", "theme_article_header_start", "theme_article_header_end",
+                  "theme_article_footer_items", "theme_content_footer_items",
+                  "theme_footer_start", "theme_footer_center", "theme_footer_end",
+                  "theme_primary_sidebar_end")  # and "sidebars": Sphinx's own, left alone
+SECONDARY = ("theme_secondary_sidebar_items", "secondary_sidebar_items")  # what it reads, sets
+SECTIONS_KEY, HELD_KEY = "lh_theme_sections", "lh_theme_sections_held"
+
+
+def _hold_theme_sections(app: Sphinx, pagename: str, templatename: str,
+                         context: dict[str, Any], doctree: Any) -> None:
+    """Adapter to one detail of pydata-sphinx-theme (under sphinx-book-theme): before its
+    handlers (priority 500), every paper page but the first of a build hides the component
+    lists it would render only to see which come out empty, and :func:`_restore_theme_sections`
+    hands the first page's answer back after them. Paper pages have one context shape (no
+    source, no toc, one folder), so the answer is the same for all of them; measured at lab
+    scale (1000 papers) those renders were 0.75 s of a 21 s clean build. Breaks when the theme
+    renames a section or adds one: a section not in :data:`THEME_SECTIONS` is still worked out
+    per page (as before); a renamed one is not held and the theme works it out (slower, same
+    HTML); ``test_paper_pages_keep_the_themes_components`` compares the pages with and
+    without the adapter."""
+    memo = context.get(SECTIONS_KEY)
+    if memo is None:
+        return
+    present = tuple(s for s in THEME_SECTIONS if context.get(s)) + \
+        ((SECONDARY[0],) if SECONDARY[0] in context else ())
+    if memo.get("present") != present or "lists" not in memo:  # the theme's turn
+        memo.clear()
+        memo["present"] = present
+        return
+    held = {s: context[s] for s in present}
+    for section in present:
+        if section == SECONDARY[0]:
+            del context[section]  # the theme reads it when the key is there at all
+        else:
+            context[section] = None  # the theme skips a section that is empty
+    context[HELD_KEY] = held
+
+
+def _restore_theme_sections(app: Sphinx, pagename: str, templatename: str,
+                            context: dict[str, Any], doctree: Any) -> None:
+    """After the theme's handlers: the first paper page's component lists recorded, every
+    later page given them (see :func:`_hold_theme_sections`)."""
+    memo = context.get(SECTIONS_KEY)
+    present = memo.get("present") if memo is not None else None
+    if present is None:
+        return
+    held = context.pop(HELD_KEY, None)
+    if held is None:  # the theme worked them out here: remember its answer
+        memo["lists"] = {s: list(context[s]) for s in present if s != SECONDARY[0]}
+        if SECONDARY[0] in present:
+            memo["lists"][SECONDARY[1]] = list(context[SECONDARY[1]])
+        return
+    if SECONDARY[0] in held:
+        context[SECONDARY[0]] = held[SECONDARY[0]]
+    for section, templates in memo["lists"].items():
+        context[section] = list(templates)
 
 
 def _paper_sidebars(app: Sphinx, config: Any) -> None:
@@ -449,4 +515,6 @@ def setup_papers(app: Sphinx) -> None:
     app.connect("build-finished", _write_sitemap)
     app.connect("html-collect-pages", _collect_pages)
     app.connect("html-page-context", _person_json_ld)
+    app.connect("html-page-context", _hold_theme_sections, priority=499)
+    app.connect("html-page-context", _restore_theme_sections, priority=501)
     app.connect("config-inited", _paper_sidebars)

@@ -452,3 +452,33 @@ def test_the_environment_loads_with_the_collector_off(tmp_path: Path, gc_freeze:
         assert "exit 0" in cli_build(src, tmp_path / "out").status
         seen = json.loads((tmp_path / "out" / "gc-probe.json").read_text())
         assert seen == {"builder-inited": not gc_freeze, "reading": True, "finished": True}
+
+
+def test_paper_pages_keep_the_themes_components(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paper pages after the first of a build take the theme's component lists from the
+    first (``papers._hold_theme_sections``): the pages are the same, byte for byte, as the
+    theme working them out on every page."""
+    from conftest import ROOTS, copy_project, sphinx_build
+
+    import labhandbook.papers as papers
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    held: list[str] = []
+    hold = papers._hold_theme_sections
+
+    def counted(app, pagename, templatename, context, doctree):  # type: ignore[no-untyped-def]
+        hold(app, pagename, templatename, context, doctree)
+        if papers.HELD_KEY in context:
+            held.append(pagename)
+
+    monkeypatch.setattr(papers, "_hold_theme_sections", counted)
+    adapted = sphinx_build(src, tmp_path / "adapted")
+    monkeypatch.setattr(papers, "_hold_theme_sections", lambda *args: None)
+    plain = sphinx_build(src, tmp_path / "plain")
+    pages = sorted(p.name for p in (adapted.outdir / "papers").glob("*.html"))
+    assert len(pages) > 3 and len(held) == len(pages) - 1
+    assert sorted(p.name for p in (plain.outdir / "papers").glob("*.html")) == pages
+    for name in pages:
+        assert (adapted.outdir / "papers" / name).read_text(encoding="utf-8") == \
+            (plain.outdir / "papers" / name).read_text(encoding="utf-8"), name
