@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +127,36 @@ class Step:
 
 def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) -> dict[str, Step]:
     """Clean build, then the no-change rebuild and the three edits, one after the other."""
+    return dict(variant_steps(variant, base, folder, strict))
+
+
+def interleaved(variants: list[str], lab: synthlab.Lab, base: Path, strict: bool,
+                first: int = 0) -> Iterator[tuple[str, dict[str, Step] | VariantFailed]]:
+    """One run of every variant, step by step: each variant's clean build, then each one's
+    no-change build, and so on, starting with ``variants[first]``. Variants compared by a
+    ratio thus build the same step within seconds of each other, under the same load of a
+    shared machine (one variant's five steps after the other's put minutes between them).
+    Yields each variant's steps when it is done, or the failure that stopped it."""
+    order = variants[first:] + variants[:first]
+    runs = {v: variant_steps(v, lab, base / v, strict) for v in order}
+    done: dict[str, dict[str, Step]] = {v: {} for v in order}
+    while runs:
+        for v in list(runs):
+            try:
+                step, result = next(runs[v])
+            except StopIteration:
+                del runs[v]
+                yield v, done[v]
+            except VariantFailed as err:
+                del runs[v]
+                yield v, err
+            else:
+                done[v][step] = result
+
+
+def variant_steps(variant: str, base: synthlab.Lab, folder: Path,
+                  strict: bool) -> Iterator[tuple[str, Step]]:
+    """:func:`run_variant` one step at a time (for :func:`interleaved`)."""
     src, html, doctrees, logs = (folder / "src", folder / "html", folder / "doctrees",
                                  folder / "logs")
     synthlab.write(base, variant, src)  # restores whatever the previous run edited
@@ -134,7 +165,6 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
     lab = base
     edits = {"clean": None, "noop": None, "edit": "edit_word", "bib_add": "add_entry",
              "areas_edit": "edit_areas"}
-    steps: dict[str, Step] = {}
     for step, edit in edits.items():
         changed: list[str] = []
         if edit:
@@ -146,16 +176,16 @@ def run_variant(variant: str, base: synthlab.Lab, folder: Path, strict: bool) ->
             log = (logs / f"{step}.log").relative_to(ROOT)
             raise VariantFailed(f"{step} build exited with {b.returncode}: {b.summary(src)} "
                                 f"(log: {log})")
-        steps[step] = Step(b.seconds, b.cpu_seconds, b.peak_mib, len(b.read), len(b.written),
-                           changed, b.read, b.html_touched)
+        done = Step(b.seconds, b.cpu_seconds, b.peak_mib, len(b.read), len(b.written),
+                    changed, b.read, b.html_touched)
         after = search_state(doctrees)
         # Pagefind's runs in this build: the indexes whose record changed
-        steps[step].search_cpu_s = sum(float(after[name].get("cpu_seconds") or 0.0)
-                                       for name in after if after[name] != searched.get(name))
+        done.search_cpu_s = sum(float(after[name].get("cpu_seconds") or 0.0)
+                                for name in after if after[name] != searched.get(name))
         if step == "clean":
-            steps[step].html_mib = sum(p.stat().st_size for p in html.rglob("*.html")) / 2**20
-            steps[step].search_index_s = search_index_seconds(doctrees)
-    return steps
+            done.html_mib = sum(p.stat().st_size for p in html.rglob("*.html")) / 2**20
+            done.search_index_s = search_index_seconds(doctrees)
+        yield step, done
 
 
 def search_index_seconds(doctrees: Path) -> float | None:
@@ -499,6 +529,9 @@ def report(result: dict) -> str:
              f"Measured {s['date']} at commit {s['commit']}"
              + (" + uncommitted labhandbook changes" if s.get("labhandbook_uncommitted_changes")
                 else "") + f", Sphinx {s['sphinx']}, Python {s['python']}, {s['cpus']} CPUs."
+             + (" Variants interleaved step by step; load average after each run: "
+                + ", ".join(map(str, s["load_after_each_run"])) + "."
+                if s.get("load_after_each_run") else "")
              + (" **labhandbook/ changed during the run: the figures mix versions.**"
                 if s.get("labhandbook_changed_during_run") else ""),
              "",
@@ -657,22 +690,25 @@ def main(argv: list[str] | None = None) -> int:
     }
     runs: dict[str, list[dict[str, Step]]] = {v: [] for v in only}
     failed: dict[str, str] = {}
+    loads: list[float] = []  # the 1-minute load average at the end of each run
     for r in range(args.runs):
-        for v in only:
-            if v in failed:
+        t0 = time.perf_counter()
+        # step by step, and each run starts with another variant (see interleaved)
+        active = [v for v in only if v not in failed]
+        for v, result in interleaved(active, lab, base, strict, first=r % max(1, len(active))):
+            if isinstance(result, VariantFailed):
+                failed[v] = str(result)
+                print(f"[run {r + 1}/{args.runs}] {v}: FAILED — {result}", flush=True)
                 continue
-            t0 = time.perf_counter()
-            try:
-                runs[v].append(run_variant(v, lab, base / v, strict))
-            except VariantFailed as err:
-                failed[v] = str(err)
-                print(f"[run {r + 1}/{args.runs}] {v}: FAILED — {err}", flush=True)
-                continue
-            last = runs[v][-1]
+            runs[v].append(result)
             print(f"[run {r + 1}/{args.runs}] {v}: "
-                  + ", ".join(f"{s} {last[s].seconds:.2f}s" for s in STEPS)
-                  + f", peak {max(s.peak_mib for s in last.values()):.0f} MiB"
-                  + f" ({time.perf_counter() - t0:.0f}s)", flush=True)
+                  + ", ".join(f"{s} {result[s].seconds:.2f}s ({result[s].cpu_seconds:.2f}s CPU)"
+                              for s in STEPS)
+                  + f", peak {max(s.peak_mib for s in result.values()):.0f} MiB"
+                  + f" (run: {time.perf_counter() - t0:.0f}s, load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+        loads.append(round(os.getloadavg()[0], 1))
+    result["scale"]["load_after_each_run"] = loads
     if code_digest() != result["scale"]["labhandbook_digest"]:
         result["scale"]["labhandbook_changed_during_run"] = True
         print("!! labhandbook/ changed while the benchmark ran: the figures mix versions",
