@@ -153,6 +153,11 @@ class ReadCache:
     files: dict[str, tuple[tuple[str, str], list[BibEntry], list[Problem],
                            list[tuple[str, str]]]] = field(default_factory=dict)
     reads: int = 0  #: files read (parsed) since the cache was made, for tests
+    #: Each file's entries as written, ``(key, text from "@" to the closing brace)`` in file
+    #: order, with the SHA-256 of the bytes read; only for a file read without any syntax
+    #: error, ``@string`` or ``@preamble``. ``sources.py`` parses with pybtex only the entries
+    #: whose text is new (:func:`labhandbook.sources._parse_changed_bib_files`).
+    texts: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def read_library(root: Path, config: LabConfig, cache: ReadCache | None = None) -> Library:
@@ -169,6 +174,8 @@ def read_library(root: Path, config: LabConfig, cache: ReadCache | None = None) 
     if cache is not None:
         for rel in set(cache.files) - set(lib.files):
             del cache.files[rel]
+        for rel in set(cache.texts) - set(cache.files):
+            del cache.texts[rel]
     return lib
 
 
@@ -182,6 +189,7 @@ def _read_file_cached(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Li
         raw = None
     if raw is None:  # too large or unreadable: reported by _read_file, never cached
         cache.files.pop(rel, None)
+        cache.texts.pop(rel, None)
         _read_file(root, rel, macros, lib, names)
         return
     key = (hashlib.sha256(raw).hexdigest(),
@@ -194,25 +202,30 @@ def _read_file_cached(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Li
         return
     cache.reads += 1
     entries, problems = len(lib.entries), len(lib.problems)
-    _read_file(root, rel, macros, lib, names)
+    texts = _read_file(root, rel, macros, lib, names)
     cache.files[rel] = (key, lib.entries[entries:], lib.problems[problems:],
                         list(macros.items()))
+    if texts is None:
+        cache.texts.pop(rel, None)
+    else:
+        cache.texts[rel] = (key[0], texts)
 
 
 def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
-               names: dict[str, Name | None]) -> None:
+               names: dict[str, Name | None]) -> list[tuple[str, str]] | None:
+    """Read one file into ``lib``; its entries' texts as :func:`_read_text` gives them."""
     problems = lib.problems
     try:
         if (root / rel).stat().st_size > MAX_BIB_BYTES:
             problems.append(Problem(rel, 1, f"the file is larger than {MAX_BIB_BYTES // 2**20} "
                                     "MB and is left out", "split it into several files in "
                                     "the bib folder", code="bib.too-large"))
-            return
+            return None
         raw = (root / rel).read_bytes()
     except OSError as err:
         problems.append(Problem(rel, 1, f"the file cannot be read ({err.strerror})",
                                 "check that it is a readable file", code="bib.unreadable"))
-        return
+        return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -221,8 +234,8 @@ def _read_file(root: Path, rel: str, macros: CaseInsensitiveDict, lib: Library,
             rel, line, f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} in this line)",
             "save the file as UTF-8 in your editor and write accented letters as themselves "
             "(é, ü), not as LaTeX macros", code="bib.encoding"))
-        return
-    _read_text(text, rel, macros, lib, names)
+        return None
+    return _read_text(text, rel, macros, lib, names)
 
 
 def read_text_problems(text: str, rel: str) -> list[Problem]:
@@ -234,13 +247,19 @@ def read_text_problems(text: str, rel: str) -> list[Problem]:
 
 
 def _read_text(text: str, rel: str, macros: CaseInsensitiveDict, lib: Library,
-               names: dict[str, Name | None]) -> None:
+               names: dict[str, Name | None]) -> list[tuple[str, str]] | None:
+    """Read one file's text into ``lib``. Returns each entry's key and text as written (from
+    ``@`` to its closing brace), in order, when pybtex's grammar read the text without any
+    error and it has no ``@string`` or ``@preamble`` (each entry then parses alone as it
+    parses in the file); else ``None``."""
     problems = lib.problems
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     commands, errors = bibreader.parse(text, macros)
     count = 0
+    shared = False
     for i, cmd in enumerate(commands):
         if cmd.kind in ("string", "preamble"):
+            shared = True
             continue
         count += 1
         if cmd.failed:
@@ -275,6 +294,9 @@ def _read_text(text: str, rel: str, macros: CaseInsensitiveDict, lib: Library,
         problems.append(Problem(rel, 1, "the file holds no BibTeX entries",
                                 "add entries to it, or delete the file", severity="warning",
                                 code="bib.empty"))
+    if errors or shared or any(cmd.failed or cmd.key is None for cmd in commands):
+        return None
+    return [(cmd.key or "", text[cmd.start:cmd.end]) for cmd in commands]
 
 
 def _persons(value: str, entry: BibEntry, role: str, problems: list[Problem],

@@ -15,6 +15,7 @@ in the doctree folder (build state, not source).
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -272,10 +273,13 @@ def _parse_changed_bib_files(app: Sphinx) -> None:
         if not isinstance(old, BibData) or not is_bibdata_outdated(old, files, encoding):
             return
         stamps = {path: get_mtime(path) for path in files}
-        if any(_SHARED_COMMANDS.search(path.read_bytes()) for path in files):
+        raws = {path: path.read_bytes() for path in files}
+        if any(_SHARED_COMMANDS.search(raw) for raw in raws.values()):
             return
         data = BibliographyData()
         bibfiles = {}
+        texts = _entry_texts(app, files, raws, encoding)
+        recorded: dict[str, tuple[float, dict[bytes, str]]] = getattr(app.env, TEXTS_ATTR, {})
         with pybtex.errors.capture() as captured:  # any error: its parse reports it
             for path in files:
                 kept = old.bibfiles.get(path) if old.encoding == encoding else None
@@ -284,9 +288,12 @@ def _parse_changed_bib_files(app: Sphinx) -> None:
                 elif path in parsed and parsed[path][0] == stamps[path]:
                     entries = list(parsed[path][1].entries.items())  # read at config-inited
                 else:
-                    parser = Parser(encoding)
-                    parser.parse_file(path)
-                    entries = list(parser.data.entries.items())
+                    entries = _changed_entries(encoding, old, kept, recorded.get(str(path)),
+                                               texts.get(path))
+                    if entries is None:
+                        parser = Parser(encoding)
+                        parser.parse_file(path)
+                        entries = list(parser.data.entries.items())
                 keys = {}
                 for key, entry in entries:
                     if key in data.entries:
@@ -297,8 +304,76 @@ def _parse_changed_bib_files(app: Sphinx) -> None:
         if captured or any(get_mtime(path) != stamp for path, stamp in stamps.items()):
             return  # saved again meanwhile
         domain.data["bibdata"] = BibData(encoding=encoding, bibfiles=bibfiles, data=data)
+        # what the next save's parse can reuse: each entry's text, for the data just made
+        setattr(app.env, TEXTS_ATTR, {
+            str(path): (stamps[path], {_text_digest(text): key for key, text in texts[path]})
+            for path in files if path in texts})
     except Exception:  # noqa: BLE001  (sphinxcontrib-bibtex's own parse follows, and reports)
         return
+
+
+#: The environment's record of which entry text gave which entry of sphinxcontrib-bibtex's
+#: data, per file: ``path -> (the file's mtime in that data, {digest of an entry's text: key})``.
+TEXTS_ATTR = "labhandbook_bib_texts"
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _entry_texts(app: Sphinx, files: list[Path], raws: dict[Path, bytes],
+                 encoding: str) -> dict[Path, list[tuple[str, str]]]:
+    """Each file's entries as ``check``'s located reader read them in this build (the
+    checks run at ``builder-inited`` before this adapter), for the files whose bytes it read
+    are the bytes here. Its text is what pybtex parses only for UTF-8."""
+    from .bibcheck import ReadCache
+    from .environment import READS_ATTR
+
+    reads = app.__dict__.get(READS_ATTR)
+    if not isinstance(reads, ReadCache) or codecs.lookup(encoding).name not in (
+            "utf-8", "utf-8-sig"):
+        return {}
+    root = Path(app.srcdir)
+    found = {}
+    for path in files:
+        try:
+            rel = path.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+        kept = reads.texts.get(rel)
+        if kept is not None and kept[0] == hashlib.sha256(raws[path]).hexdigest():
+            found[path] = kept[1]
+    return found
+
+
+def _changed_entries(encoding: str, old: Any, kept: Any,
+                     recorded: tuple[float, dict[bytes, str]] | None,
+                     texts: list[tuple[str, str]] | None) -> list[tuple[str, Any]] | None:
+    """A saved file's entries: those whose text is as it was when the data in ``old`` were
+    made (``recorded``) are taken from there, the others parsed with pybtex's ``Parser``
+    (all of them in one text, so that a key repeated among them is its error). An entry
+    parses alone as in its file: ``texts`` is given only for a file read without any error,
+    ``@string`` or ``@preamble`` (:class:`labhandbook.bibcheck.ReadCache`). ``None`` when
+    nothing can be reused."""
+    from pybtex.database.input.bibtex import Parser
+
+    if texts is None or recorded is None or kept is None or recorded[0] != kept.mtime:
+        return None
+    digests = recorded[1]
+    reused: dict[int, Any] = {}
+    for i, (key, text) in enumerate(texts):
+        if digests.get(_text_digest(text)) == key and key in kept.keys:
+            reused[i] = old.data.entries[key]
+    if not reused:
+        return None
+    parser = Parser(encoding)
+    parser.parse_string("\n".join(text for i, (_, text) in enumerate(texts) if i not in reused))
+    new = iter(parser.data.entries.items())
+    entries = [(key, reused[i]) if i in reused else next(new) for i, (key, _) in enumerate(texts)]
+    if next(new, None) is not None or any(
+            e.key != key for (key, e) in entries):  # the reader and pybtex disagree
+        return None
+    return entries
 
 
 LENIENT_ENCODING = "labhandbook_utf_8_sig_replace"

@@ -198,10 +198,11 @@ def _bib_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_warm_build_parses_only_the_saved_bib_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: bool) -> None:
     """A clean build parses each .bib file once with pybtex (sources.py's verdict, handed to
-    sphinxcontrib-bibtex); after a save of one file, ``labhandbook serve``'s warm build parses
-    that file once (pybtex's parser; the located reader of the checks, once), and
-    sphinxcontrib-bibtex's data equal its own parse of every file. With an ``@string`` in the
-    library the files are parsed together, as sphinxcontrib-bibtex does."""
+    sphinxcontrib-bibtex); after a save of one file, ``labhandbook serve``'s warm build reads
+    that file once with the located reader of the checks and no file with pybtex (only the
+    new entry's text, see the next test), and sphinxcontrib-bibtex's data equal its own parse
+    of every file. With an ``@string`` in the library the files are parsed together, as
+    sphinxcontrib-bibtex does."""
     from conftest import ROOTS, copy_project
     from sphinxcontrib.bibtex.bibfile import parse_bibdata
     from test_incremental import NEW_ENTRY
@@ -226,7 +227,7 @@ def test_a_warm_build_parses_only_the_saved_bib_file(
             last.write_text(last.read_text(encoding="utf-8") + "\n" + entry, encoding="utf-8")
             result = builder.build([str(last)])
             assert result.ok, result.problems
-            assert parsed == ([first.name, last.name] if macro else [last.name])
+            assert parsed == ([first.name, last.name] if macro else [])
             assert builder.warm_builds == step + 1
             app = builder._app
             assert app.__dict__[READS_ATTR].reads == reads + step + 1
@@ -307,3 +308,81 @@ def test_publication_token_digests_are_worked_out_once_per_library(
         assert get_library(env) is not old
         assert current_digest(env, "pubs:all") != first[0]
         assert current_digest(env, "pubs:person:lijun-wu") != first[2]  # the entry is hers
+
+
+def _pybtex_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys of the entries pybtex's ``Parser`` parses from now on (files and texts)."""
+    from pybtex.database.input.bibtex import Parser
+
+    keys: list[str] = []
+    parse_string = Parser.parse_string
+
+    def counted(self, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        keys.extend(re.findall(r"^@\w+\{([^,\s]+),", text, re.MULTILINE))
+        return parse_string(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Parser, "parse_string", counted)
+    return keys
+
+
+def test_a_warm_build_parses_only_the_entries_whose_text_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a save of a .bib file, pybtex parses only the entries whose text is new (an
+    added entry, an edited one); entries moved, kept or next to a deleted one come from the
+    last parse, and sphinxcontrib-bibtex's data equal its own parse of every file, in order.
+    Reusing an entry by its key rather than by its text fails the edit step."""
+    from conftest import ROOTS, copy_project
+    from sphinxcontrib.bibtex.bibfile import parse_bibdata
+    from test_incremental import NEW_ENTRY
+
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib = src / "bib" / "b.bib"
+    out = tmp_path / "out"
+    parsed = _pybtex_keys(monkeypatch)
+
+    def entries(text: str) -> list[str]:
+        return ["@" + part for part in text.split("\n@")] if text else []
+
+    def append(text: str) -> str:
+        return text + "\n" + NEW_ENTRY
+
+    def edit(text: str) -> str:
+        return text.replace("A Workshop Paper on Molecules", "A Workshop Paper on Crystals")
+
+    def insert(text: str) -> str:
+        parts = text.split("\n@")
+        return "\n@".join(parts[:1] + [NEW_ENTRY.replace("zz2030new", "zz2030mid").strip()
+                                       .lstrip("@") + "\n% a comment between entries"]
+                          + parts[1:])
+
+    def swap(text: str) -> str:
+        parts = [p.strip("\n") for p in entries(text)]
+        parts[0], parts[-1] = parts[-1], parts[0]
+        return "\n".join(parts) + "\n"
+
+    def delete(text: str) -> str:
+        parts = entries(text)
+        return "\n".join(p.strip("\n") for p in parts[:1] + parts[2:]) + "\n"
+
+    steps = [(append, ["zz2030new"]), (edit, ["wu2019ws"]), (insert, ["zz2030mid"]),
+             (swap, []), (delete, [])]
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        # the first save of the file in this application: its entries' texts are known
+        # from the clean build's checks
+        for change, keys in steps:
+            bib.write_text(change(bib.read_text(encoding="utf-8")), encoding="utf-8")
+            parsed.clear()
+            result = builder.build([str(bib)])
+            assert result.ok, result.problems
+            assert builder._app is not None and builder.warm_builds
+            by_the_build = list(parsed)
+            bibdata = builder._app.env.get_domain("cite").bibdata
+            fresh = parse_bibdata(list(bibdata.bibfiles), bibdata.encoding)
+            assert bibdata.bibfiles == fresh.bibfiles
+            assert bibdata.data.to_string("bibtex") == fresh.data.to_string("bibtex"), \
+                change.__name__
+            assert by_the_build == keys, change.__name__
+            builder.wait_saved()
