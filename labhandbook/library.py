@@ -188,6 +188,8 @@ _NOT_INHERITED = {"crossref", "xref", "ids", "key", "keywords", "abstract", "not
                   "equalcontrib", "pubtype", "biburl", "bibsource", "timestamp", "file"}
 #: biblatex containers of other entries' data, never publications themselves.
 UNLISTED = {"set", "xdata"}
+#: Fields by which an entry takes fields from another (``resolved_fields``).
+CROSSREF_FIELDS = ("crossref", "xref")
 #: Text fields the outputs show (decoded once into the record).
 SHOWN = ("title", "journal", "booktitle", "volume", "number", "pages", "publisher", "address",
          "institution", "school", "organization", "howpublished", "series", "edition",
@@ -408,6 +410,12 @@ class Library:
     #: fingerprints of ``pubs:`` tokens, worked out once per library (``publications``)
     token_digests: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False,
                                                       compare=False)
+    #: the parsed entry each record was made from, and the name spellings it was matched
+    #: with: an entry that is the same object next time (sphinxcontrib-bibtex's data reuse
+    #: the entries of a saved file whose text did not change) is not examined again
+    sources: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    names_digest: str | None = field(default=None, repr=False, compare=False)
+    examined_count: int = 0  #: entries examined by the last update (for tests)
 
     def ordered(self, keys: list[str] | None = None) -> list[str]:
         """``keys`` (default: every listed publication), newest first."""
@@ -435,11 +443,21 @@ def update_library(old: Library | None, entries: Mapping[str, Any], registry: Re
     """Index ``entries`` (key -> pybtex Entry, as parsed), reusing every record whose digest is
     unchanged; ``render`` formats a changed record, ``salt`` names the style's version."""
     names = registry.names
-    lib = Library()
+    lib = Library(names_digest=registry.digest("names"))
     old_pubs = old.pubs if old else {}
     old_texts = old.texts if old else {}
+    same_names = old is not None and old.names_digest == lib.names_digest
+    old_sources = old.sources if same_names and old is not None else {}
     parents = crossref_parents(entries)
     for key, entry in entries.items():
+        lib.sources[key] = entry
+        if (old_sources.get(key) is entry and key in old_texts and key.casefold() not in parents
+                and not any(f in entry.fields for f in CROSSREF_FIELDS)):
+            # the same parsed entry, neither taking fields from nor giving them to another,
+            # matched with the same names: the same record
+            lib.pubs[key], lib.texts[key] = old_pubs[key], old_texts[key]
+            continue
+        lib.examined_count += 1
         fields = resolved_fields(entry, entries)
         persons = resolved_persons(entry, entries)
         members = match_members(persons.get("author", []), names)

@@ -335,6 +335,7 @@ def test_a_warm_build_parses_only_the_entries_whose_text_changed(
     from sphinxcontrib.bibtex.bibfile import parse_bibdata
     from test_incremental import NEW_ENTRY
 
+    from labhandbook.environment import get_library
     from labhandbook.serve import Builder
 
     src = copy_project(ROOTS / "test-publications", tmp_path / "src")
@@ -343,7 +344,8 @@ def test_a_warm_build_parses_only_the_entries_whose_text_changed(
     parsed = _pybtex_keys(monkeypatch)
 
     def entries(text: str) -> list[str]:
-        return ["@" + part for part in text.split("\n@")] if text else []
+        first, *rest = text.split("\n@")
+        return [first, *("@" + part for part in rest)]
 
     def append(text: str) -> str:
         return text + "\n" + NEW_ENTRY
@@ -385,4 +387,31 @@ def test_a_warm_build_parses_only_the_entries_whose_text_changed(
             assert bibdata.data.to_string("bibtex") == fresh.data.to_string("bibtex"), \
                 change.__name__
             assert by_the_build == keys, change.__name__
+            # the library examines only the entries that are new objects of the parse
+            assert get_library(builder._app.env).examined_count == len(keys), change.__name__
             builder.wait_saved()
+
+
+def test_a_kept_record_is_matched_again_when_the_names_change(tmp_path: Path) -> None:
+    """The library keeps the records of entries that are the same parsed objects, but not
+    across a change of the members' name spellings: after ``bib_names`` of a person names an
+    author of an unchanged entry, the entry is that person's (as in a clean build)."""
+    from conftest import ROOTS, copy_project
+
+    from labhandbook.environment import get_library
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    page = src / "people" / "lijun-wu.md"
+    out = tmp_path / "out"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        assert "lijun-wu" not in get_library(builder._app.env).pubs["other2019none"].members
+        page.write_text(page.read_text(encoding="utf-8").replace(
+            "role: researcher", "role: researcher\nbib_names: [Somebody Nobody]"),
+            encoding="utf-8")
+        result = builder.build([str(page)])
+        assert result.ok, result.problems
+        assert builder.warm_builds == 1
+        assert "lijun-wu" in get_library(builder._app.env).pubs["other2019none"].members
+
