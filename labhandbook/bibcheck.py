@@ -158,6 +158,13 @@ class ReadCache:
     #: error, ``@string`` or ``@preamble``. ``sources.py`` parses with pybtex only the entries
     #: whose text is new (:func:`labhandbook.sources._parse_changed_bib_files`).
     texts: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    #: The problems each entry's own checks found (:meth:`_Checker.entry`), by everything of
+    #: the entry they read (file, lines, type, key, fields), for the registry facts they read
+    #: (``checks[0]``: name spellings, members' names and pages, the areas' keywords): a save
+    #: of one entry checks that entry, not the 5,000 others. Entries that take fields from
+    #: another (``crossref``) are checked every time.
+    checks: tuple[object, dict[tuple[object, ...], list[Problem]]] = (None, {})
+    checked: int = 0  #: entries checked since the cache was made, for tests
 
 
 def read_library(root: Path, config: LabConfig, cache: ReadCache | None = None) -> Library:
@@ -435,7 +442,8 @@ def _locate_error(text: str, rel: str, error: PybtexError, key: str | None,
 
 
 class _Checker:
-    def __init__(self, registry: Registry, lib: Library, config: LabConfig) -> None:
+    def __init__(self, registry: Registry, lib: Library, config: LabConfig,
+                 cache: ReadCache | None = None) -> None:
         self.registry = registry
         self.lib = lib
         self.config = config
@@ -443,6 +451,13 @@ class _Checker:
         self.keywords: set[str] = {kw for a in registry.areas.values() for kw in a.keywords}
         self.problems: list[Problem] = []
         self.by_key = {e.key.casefold(): e for e in reversed(lib.entries)}
+        self.cache = cache
+        self.kept: dict[tuple[object, ...], list[Problem]] = {}
+        if cache is not None:
+            facts = (registry.digest("names"), registry.digest("roster"),
+                     sorted(self.keywords), [(s, self.page_of(s)[0]) for s in registry.people])
+            self.kept = cache.checks[1] if cache.checks[0] == facts else {}
+            cache.checks = (facts, {})
 
     def add(self, entry: BibEntry, fieldname: str | None, message: str, hint: str,
             code: str, severity: str = "error") -> None:
@@ -474,7 +489,7 @@ class _Checker:
                          "key", "html.unsafe-key")
             elif page:
                 pages[page] = entry
-            self.entry(entry)
+            self.entry_kept(entry)
         self.news_papers(keys)
         self.problems.extend(attribution_notes(
             self.roster, ((e.key, e.persons.get("author", [])) for e in keys.values()),
@@ -487,6 +502,23 @@ class _Checker:
         if page is None:
             return f"{self.config.people_dir}/{slug}.md", 1
         return page.path, page.line_of(("name",))
+
+    def entry_kept(self, e: BibEntry) -> None:
+        """:meth:`entry`, or the problems it found for the same entry last time."""
+        if self.cache is None or any(name in e.fields for name in ("crossref", "xref")):
+            self.entry(e)
+            return
+        key = (e.path, e.line, e.type, e.key, tuple(e.fields.items()),
+               tuple(e.field_lines.items()))
+        found = self.kept.get(key)
+        if found is None:
+            start = len(self.problems)
+            self.entry(e)
+            found = self.problems[start:]
+            self.cache.checked += 1
+        else:
+            self.problems.extend(found)
+        self.cache.checks[1][key] = found
 
     # one entry
     def entry(self, e: BibEntry) -> None:
@@ -743,7 +775,7 @@ def check_library_and_count(root: Path, config: LabConfig, registry: Registry,
     """Like :func:`check_library`, also returning what was read (for summaries)."""
     lib = read_library(root, config, cache)
     problems = list(lib.problems)
-    problems.extend(_Checker(registry, lib, config).run())
+    problems.extend(_Checker(registry, lib, config, cache).run())
     problems.sort(key=lambda p: (p.path, p.line))
     return problems, lib
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_check import CASES, make_handbook
+from test_check import CASES, GOOD_ENTRY, make_handbook
 
 from labhandbook.bibcheck import ReadCache, check_library, read_library
 from labhandbook.config import LabConfig
@@ -66,6 +66,41 @@ def test_only_the_files_that_changed_are_read_again(tmp_path: Path) -> None:
     (bib / "a-strings.bib").unlink()
     check_library(root, LAB, registry, cache)
     assert "bib/a-strings.bib" not in cache.files
+
+
+def test_kept_entry_checks_follow_the_registry(tmp_path: Path) -> None:
+    """Each entry's checks are kept by the entry's text and lines and done again when the
+    registry facts they read change: a ``bib_names`` that makes an author a member, an area
+    keyword an entry nearly names. A save of one entry checks that entry only."""
+    root = make_handbook(None, tmp_path)
+    papers, ada = root / "bib/papers.bib", root / "people/ada-lovelace.md"
+    papers.write_text(papers.read_text(encoding="utf-8") + (
+        "\n@misc{stranger2024, author = {Nobody, Somebody}, title = {T}, year = {2024},"
+        " keywords = {Reasonings}}\n"), encoding="utf-8")
+    cache = ReadCache()
+
+    def same() -> list[object]:
+        registry, _ = load_registry(root, LAB)
+        kept = check_library(root, LAB, registry, cache)
+        assert kept == check_library(root, LAB, registry)
+        return [p.code for p in kept if "stranger2024" in p.text]
+
+    assert same() == ["bib.unknown-keyword", "bib.no-member"]
+    entries = cache.checked
+    assert same() == ["bib.unknown-keyword", "bib.no-member"] and cache.checked == entries
+    ada.write_text(ada.read_text(encoding="utf-8").replace(
+        "role: pi", "role: pi\nbib_names: [Somebody Nobody]"), encoding="utf-8")
+    assert same() == ["bib.unknown-keyword"]
+    assert cache.checked == 2 * entries  # other names: every entry again
+    area = root / "research/language-models.md"
+    area.write_text(area.read_text(encoding="utf-8").replace("[llm, reasoning]", "[llm]"),
+                    encoding="utf-8")
+    assert same() == []
+    papers.write_text(papers.read_text(encoding="utf-8") + "\n" + GOOD_ENTRY.replace(
+        "extra2025", "extra2026"), encoding="utf-8")
+    checked = cache.checked
+    same()
+    assert cache.checked == checked + 1
 
 
 class _CountingPeople(dict):  # type: ignore[type-arg]
