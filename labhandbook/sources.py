@@ -342,7 +342,8 @@ def _entry_texts(app: Sphinx, files: list[Path], raws: dict[Path, bytes],
             continue
         kept = reads.texts.get(rel)
         if kept is not None and kept[0] == hashlib.sha256(raws[path]).hexdigest():
-            found[path] = kept[1]
+            text = kept[1]
+            found[path] = [(key, text[start:end]) for key, start, end in kept[2]]
     return found
 
 

@@ -450,3 +450,69 @@ def test_a_kept_record_is_matched_again_when_the_names_change(tmp_path: Path) ->
         assert builder.warm_builds == 1
         assert "lijun-wu" in get_library(builder._app.env).pubs["other2019none"].members
 
+def test_a_saved_file_is_read_again_from_its_last_reading(tmp_path: Path) -> None:
+    """A seeded sequence of saves of a generated library's file (entries added, deleted,
+    edited, moved; text between entries; a brace too many or too few; an ``@`` at the start
+    of a line inside a value; a ``@string``): reading it again from its last reading gives
+    the entries (with their lines) and the problems of reading it afresh, and a save of one
+    entry parses that entry only."""
+    import random
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import synthlab
+
+    root = tmp_path / "lab"
+    synthlab.write(synthlab.generate(10, 3, 120, seed=11), "handbook", root)
+    rel = LAB.bib_files(root)[-1]
+    path = root / rel
+    rng = random.Random(20)
+
+    def entries_of(text: str) -> list[str]:
+        first, *rest = text.split("\n@")
+        return [first, *("@" + part for part in rest)]
+
+    def save(parts: list[str]) -> None:
+        path.write_text("\n".join(p.rstrip("\n") for p in parts) + "\n", encoding="utf-8")
+
+    save(entries_of(path.read_text(encoding="utf-8")))
+    cache = ReadCache()
+    read_library(root, LAB, cache)
+
+    new = ("@misc{added{n}, author = {Doe, Jane}, title = {Added {n}},\n"
+           "  abstract = {A line\n@article{x, that is no entry}, year = {2024}}")
+    for step in range(60):
+        parts = entries_of(path.read_text(encoding="utf-8"))
+        i = rng.randrange(1, len(parts))
+        kind = rng.choice(["add", "delete", "edit", "move", "gap", "brace", "unbrace",
+                           "string", "same"])
+        if kind == "add":
+            parts.insert(i, new.replace("{n}", str(step)))
+        elif kind == "delete" and len(parts) > 2:
+            del parts[i]
+        elif kind == "edit":
+            parts[i] = parts[i].replace("title = {", f"title = {{Edited {step} ", 1)
+        elif kind == "move":
+            parts.insert(rng.randrange(1, len(parts)), parts.pop(i))
+        elif kind == "gap":
+            parts[i] += rng.choice(["\n% a comment", "\n  note = {outside},", "\n\n"])
+        elif kind == "brace":
+            parts[i] = parts[i].replace("title = {", "title = {{", 1)
+        elif kind == "unbrace":
+            parts[i] = parts[i].replace("}", "", 1)
+        elif kind == "string":
+            parts.insert(i, '@string{venue = "Venue"}')
+        save(parts)
+        before = cache.entries_read
+        kept = read_library(root, LAB, cache)
+        fresh = read_library(root, LAB)
+        assert kept.entries == fresh.entries, (step, kind)
+        assert kept.problems == fresh.problems, (step, kind)
+        if fresh.problems or kind == "string":  # back to a clean file for the next step
+            parts = [p for p in entries_of(path.read_text(encoding="utf-8"))
+                     if "@string" not in p]
+            save([p.replace("title = {{", "title = {") for p in parts if p.count("{")
+                  == p.count("}")])
+            read_library(root, LAB, cache)
+        elif kind in ("add", "edit"):
+            assert cache.entries_read - before == 1, (step, kind)
