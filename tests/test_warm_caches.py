@@ -450,6 +450,7 @@ def test_a_kept_record_is_matched_again_when_the_names_change(tmp_path: Path) ->
         assert builder.warm_builds == 1
         assert "lijun-wu" in get_library(builder._app.env).pubs["other2019none"].members
 
+
 def test_a_saved_file_is_read_again_from_its_last_reading(tmp_path: Path) -> None:
     """A seeded sequence of saves of a generated library's file (entries added, deleted,
     edited, moved; text between entries; a brace too many or too few; an ``@`` at the start
