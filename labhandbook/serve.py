@@ -207,6 +207,7 @@ class ToctreeCache:
         toctree = context.get("toctree")
         if not callable(toctree):
             return
+        self._share_sidebar(app, pagename, context)
 
         def cached(**kwargs: Any) -> Any:
             if self.state is None:
@@ -222,6 +223,42 @@ class ToctreeCache:
             return html
 
         context["toctree"] = cached
+
+    def _share_sidebar(self, app: Any, pagename: str, context: dict[str, Any]) -> None:
+        """The theme's navigation component of the page (the toctree HTML made over with
+        BeautifulSoup by the pydata theme's ``generate_toctree_html``: a tenth of a prose
+        edit's warm build at lab scale) kept between builds like the toctree.
+
+        The page's sidebar list names the component that ``papers.py`` gives paper pages
+        (:data:`~labhandbook.papers.SHARED_NAV`, which includes the theme's own component and
+        asks ``lh_shared`` for its HTML) instead of the theme's; ``lh_shared`` returns the HTML
+        of the last build while the page and :func:`navigation_state` are the same. The
+        component's HTML depends on the page, the navigation and the theme's settings only
+        (``theme_sidebars`` in ``papers.py`` is the adapter to the theme's list).
+        """
+        from markupsafe import Markup
+
+        from .papers import SHARED_NAV, THEME_NAV
+
+        sidebars = context.get("sidebars")
+        if (not isinstance(sidebars, list) or THEME_NAV not in sidebars
+                or "lh_shared" in context):
+            return
+        context["sidebars"] = [SHARED_NAV if name == THEME_NAV else name for name in sidebars]
+
+        def shared(key: str, render: Callable[[], Any]) -> Markup:
+            if self.state is None:
+                self.state = navigation_state(app.env, self.parts)
+            item = (pagename, f"lh_shared:{key}")
+            hit = self.items.get(item)
+            if hit is not None and hit[0] == self.state:
+                self.hits += 1
+                return Markup(hit[1])
+            html = str(render())
+            self.items[item] = (self.state, html)
+            return Markup(html)  # the theme's own HTML, escaped by its template
+
+        context["lh_shared"] = shared
 
 
 class StaticFiles:
