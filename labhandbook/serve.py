@@ -36,7 +36,7 @@ import stat
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -44,6 +44,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 PREFIX = "/__labhandbook__/"
 #: Every file is stale at once: the browser asks with its ``ETag`` on every load.
@@ -67,7 +68,8 @@ CLIENT_JS = """\
 // labhandbook serve: reload when a build has finished, show its errors when it failed.
 (() => {
   const seen = document.documentElement.dataset.lhBuild;
-  const source = new EventSource("%(events)s");
+  const source = new EventSource(
+    "%(events)s?page=" + encodeURIComponent(window.location.pathname));
   const box = () => {
     let el = document.getElementById("lh-preview-errors");
     if (!el) {
@@ -604,9 +606,12 @@ class Ready:
     other before its finish steps (the general index, ``html-collect-pages``, the search page,
     the search index, ``build-finished``), whose first page is not a document: at that page's
     ``html-page-context``, or at ``html-collect-pages``, every document's page is whole and
-    will not be written again in this build. The browser's reload needs only that page and
-    files it holds already (``304``), so it need not wait for the finish steps (a fifth of a
-    prose edit's warm build at lab scale). The final output is unchanged: the build goes on.
+    will not be written again in this build; at the next page's ``html-page-context``, the
+    page before is. The browsers are told at the first of these moments after a page a
+    browser shows (:attr:`Builder.watched`) is whole, or after every document's page is. The
+    browser's reload needs only that page and files it holds already (``304``), so it need
+    not wait for the finish steps (a fifth of a prose edit's warm build at lab scale) nor for
+    other pages. The final output is unchanged: the build goes on.
     """
 
     docs: Collection[str]
@@ -656,6 +661,9 @@ class Builder:
         self._children: list[int] = []  #: processes saving the environment (pickle_in_child)
         #: Told of a build once every page of its write phase is written (see :class:`Ready`).
         self.ready: Callable[[BuildResult, list[str]], None] | None = None
+        #: The output files the browsers show (absolute, real paths): once one of them is
+        #: written, the browsers are told without waiting for the other pages.
+        self.watched: Callable[[], Collection[str]] | None = None
         self._ready: Ready | None = None  #: the current build's
         self._clock = (0.0, 0.0)  #: the current build's start: wall and CPU time
 
@@ -828,11 +836,13 @@ class Builder:
     def _page_written(self, app: Any, pagename: str, *args: Any) -> None:
         ready = self._ready
         if ready is not None and not ready.told:
-            if pagename in ready.docs:
+            if pagename not in ready.docs:
+                self._tell_ready(app)
+            elif ready.pages and self.watched is not None and ready.pages[-1] in self.watched():
+                self._tell_ready(app)  # the last page written is whole, and a browser shows it
+            else:
                 # Written after this event; whole by the next page's, or by the end of writing.
                 ready.pages.append(os.path.realpath(app.builder.get_outfilename(pagename)))
-            else:
-                self._tell_ready(app)
 
     def _pages_written(self, app: Any) -> list[Any]:
         if self._ready is not None and not self._ready.told:
@@ -998,6 +1008,20 @@ class Broadcaster:
         self.closed = False
         self.version = 0  #: every publication, early or final, is a new version
         self.written: frozenset[str] | None = None  #: while a build finishes: its whole pages
+        self.watching: Counter[str] = Counter()  #: the pages event streams are on
+
+    def watch(self, path: str, on: bool) -> None:
+        """An event stream of the page ``path`` opened (``on``) or closed."""
+        path = os.path.realpath(path)
+        with self.cond:
+            self.watching[path] += 1 if on else -1
+            if self.watching[path] <= 0:
+                del self.watching[path]
+
+    def watched(self) -> frozenset[str]:
+        """The files of the pages browsers show now (real paths)."""
+        with self.cond:
+            return frozenset(self.watching)
 
     def publish(self, result: BuildResult) -> None:
         with self.cond:
@@ -1240,6 +1264,12 @@ class PreviewHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         last: int | None = None
+        page = parse_qs(urlsplit(self.path).query).get("page", [""])[0]
+        shown = self.translate_path(quote(page)) if page.startswith("/") else None
+        if shown is not None and os.path.isdir(shown):
+            shown = os.path.join(shown, "index.html")
+        if shown is not None:
+            self.broadcaster.watch(shown, True)
         try:
             # The latest build at once (a page loaded while a build failed shows its errors).
             while True:
@@ -1252,6 +1282,9 @@ class PreviewHandler(SimpleHTTPRequestHandler):
                     last = got[0]
         except (BrokenPipeError, ConnectionResetError):
             return
+        finally:
+            if shown is not None:
+                self.broadcaster.watch(shown, False)
 
 
 def make_server(root: Path, port: int, broadcaster: Broadcaster | None = None,
@@ -1303,7 +1336,7 @@ def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threadin
     search in the background. Files saved during a build are picked up by the next look
     (``before``: the files as the last build saw them)."""
     before = snapshot(root) if before is None else before
-    builder.ready = broadcaster.publish_early
+    builder.ready, builder.watched = broadcaster.publish_early, broadcaster.watched
     builder.index_later(INDEX_DELAY)
     while not stop.wait(poll):
         after = snapshot(root)

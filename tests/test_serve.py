@@ -265,6 +265,13 @@ def test_pages_get_the_reload_script_and_events(tmp_path: Path) -> None:
                     return json.loads(line[5:])
 
         assert next_event()["id"] == 1
+        assert broadcaster.watched() == set()  # this stream named no page
+        shown = _get(base, EVENTS + "?page=%2F", gzip_ok=False)
+        assert shown.status == 200
+        deadline = time.monotonic() + 10
+        while not broadcaster.watched() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert broadcaster.watched() == {os.path.realpath(site / "index.html")}
         broadcaster.publish(BuildResult(2, False, 0.2, [Problem("people/x.md", 3, "bad")]))
         event = next_event()
         assert event["id"] == 2 and event["problems"] == [
@@ -372,8 +379,8 @@ def test_a_build_told_early_sends_whole_pages_at_once_and_nothing_half_written(
 def test_the_browsers_are_told_once_every_page_is_written(project: Path,
                                                           tmp_path: Path) -> None:
     """A build is published early, after the documents' pages and before Sphinx's finish
-    steps (the search index is fed and written later), with the pages it wrote; a build with
-    a problem so far is not."""
+    steps (the search index is fed and written later), with the pages it wrote, or as soon as
+    a page a browser shows is written; a build with a problem so far is not."""
     out = tmp_path / "out"
     html = out / "html"
     told: list[tuple[BuildResult, list[str], str, int, bool]] = []
@@ -401,10 +408,21 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         assert not told[0][4] and fed()
         assert "zyzzyva" in (html / "searchindex.js").read_text(encoding="utf-8")
 
+        # A browser shows the people index (written before the person's page, its toctree
+        # child): the browsers are told once it is whole, before the person's page is written.
+        index = os.path.realpath(html / "people/index.html")
+        builder.watched = lambda: {index}
+        page.write_text(text + "\nA second sentence.\n", encoding="utf-8")
+        second = builder.build([str(page)])
+        assert second.ok and len(told) == 2 and told[1][0].id == second.id
+        assert told[1][1] == [index]
+        assert "A second sentence." not in told[1][2]
+        assert "A second sentence." in (html / "people/lijun-wu.html").read_text()
+
         page.write_text(text.replace("name:", "name: [unclosed", 1), encoding="utf-8")
         failed = builder.build([str(page)])
         assert not failed.ok and failed.problems
-        assert len(told) == 1
+        assert len(told) == 2
 
 
 def test_static_files_are_copied_once_until_they_change(project: Path, tmp_path: Path) -> None:
