@@ -546,3 +546,40 @@ def test_the_navigation_is_kept_between_builds_until_it_changes(project: Path,
     clean = sphinx_build(project, tmp_path / "clean")
     assert clean.exit == 0, clean.warnings
     assert _differences(out / "html", clean.outdir) == []
+
+
+def test_installed_styles_are_looked_up_once_per_process(project: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm build looks no installed style up in the entry points again (each lookup reads
+    every installed distribution's metadata), and every style name resolves to its entry
+    point's class, as in ``make html``."""
+    from importlib.metadata import entry_points
+
+    import pybtex.plugin
+    import sphinxcontrib.bibtex.plugin
+
+    from labhandbook.serve import STYLE_GROUPS
+
+    installed = {(g, p.name) for g in STYLE_GROUPS for p in entry_points(group=g)}
+    assert ("pybtex.style.names", "plain") in installed
+    out = tmp_path / "out"
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        looked_up: list[tuple[str, str]] = []
+
+        def counted(**kwargs: str) -> object:
+            looked_up.append((kwargs.get("group", ""), kwargs.get("name", "")))
+            return entry_points(**kwargs)
+
+        monkeypatch.setattr(pybtex.plugin, "entry_points", counted)
+        monkeypatch.setattr(sphinxcontrib.bibtex.plugin, "entry_points", counted)
+        page = project / PERSON
+        page.write_text(page.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+        assert builder.build([str(page)]).ok and builder.warm_builds == 1
+    assert not installed & set(looked_up), looked_up
+    for group, name in installed:
+        find = (sphinxcontrib.bibtex.plugin.find_plugin if group.startswith("sphinxcontrib.")
+                else pybtex.plugin.find_plugin)
+        assert find(group, name) is next(iter(entry_points(group=group, name=name))).load()
+    # A later registration without force is refused, as against the installed entry point.
+    assert not pybtex.plugin.register_plugin("pybtex.style.names", "plain", object)
