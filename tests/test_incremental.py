@@ -482,3 +482,39 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
     for name in pages:
         assert (adapted.outdir / "papers" / name).read_text(encoding="utf-8") == \
             (plain.outdir / "papers" / name).read_text(encoding="utf-8"), name
+
+
+def test_each_pages_navigation_is_rendered_once_and_the_same(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The theme's navigation renders once per page (``papers._page_navigation``: its check
+    for empty components and the page share the rendering): every page is the same, byte for
+    byte, as with the navigation rendered twice, and each page's own (the current page marked)."""
+    from conftest import ROOTS, copy_project, sphinx_build
+
+    import labhandbook.papers as papers
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    renders: list[str] = []
+    shared = papers._shared_renderer
+
+    def counted(memo):  # type: ignore[no-untyped-def]
+        render = shared(memo)
+
+        def inner(key, macro):  # type: ignore[no-untyped-def]
+            renders.append(key)
+            return render(key, macro)
+        return inner
+
+    monkeypatch.setattr(papers, "_shared_renderer", counted)
+    once = sphinx_build(src, tmp_path / "once")
+    monkeypatch.setattr(papers, "_page_navigation", lambda *args: None)
+    twice = sphinx_build(src, tmp_path / "twice")
+    pages = sorted(p.relative_to(once.outdir).as_posix() for p in once.outdir.rglob("*.html"))
+    assert pages == sorted(p.relative_to(twice.outdir).as_posix()
+                           for p in twice.outdir.rglob("*.html"))
+    for page in pages:
+        assert (once.outdir / page).read_text(encoding="utf-8") == \
+            (twice.outdir / page).read_text(encoding="utf-8"), page
+    written = [p for p in pages if not p.startswith(("papers/", "_"))]
+    assert len(written) > 5 and len(renders) >= 2 * len(written)  # the check and the page
