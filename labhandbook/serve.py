@@ -244,8 +244,9 @@ class ToctreeCache:
         from .papers import SHARED_NAV, THEME_NAV
 
         sidebars = context.get("sidebars")
-        if (not isinstance(sidebars, list) or THEME_NAV not in sidebars
-                or "lh_shared" in context):
+        # papers.py names SHARED_NAV itself when the lab sets no html_sidebars
+        if (not isinstance(sidebars, list) or "lh_shared" in context
+                or (THEME_NAV not in sidebars and SHARED_NAV not in sidebars)):
             return
         context["sidebars"] = [SHARED_NAV if name == THEME_NAV else name for name in sidebars]
 
