@@ -415,6 +415,8 @@ class Library:
     #: the entries of a saved file whose text did not change) is not examined again
     sources: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     names_digest: str | None = field(default=None, repr=False, compare=False)
+    _digests: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False,
+                                                 compare=False)
     examined_count: int = 0  #: entries examined by the last update (for tests)
 
     def ordered(self, keys: list[str] | None = None) -> list[str]:
@@ -431,7 +433,18 @@ class Library:
         return self.ordered(list(found))
 
     def digest_of(self, keys: list[str]) -> str:
-        return fingerprint([(k, self.pubs[k].digest) for k in keys])
+        """The fingerprint of ``keys``' records, worked out once per list and library: the
+        paper pages, the downloads and the ``pubs:`` tokens ask for the same lists of up to
+        5,000 entries, in every build while the library is the same (a prose edit)."""
+        memo = tuple(keys)
+        found = self._digests.get(memo)
+        if found is None:
+            found = self._digests[memo] = fingerprint([(k, self.pubs[k].digest) for k in keys])
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the memo is remade by the next build that asks (not pickled with the environment)
+        return {**self.__dict__, "_digests": {}}
 
 
 #: ``render(pub)``: the formatted reference of one record (see ``style``).

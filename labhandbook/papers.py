@@ -284,6 +284,37 @@ def _library_digest(renderer: PaperRenderer) -> str:
     return fingerprint(*parts)
 
 
+def _pages_digest(renderer: PaperRenderer) -> str:
+    """What a paper page shows besides its own lists (:func:`_unchanged_lists`): the site,
+    the members' names and the areas' titles and keywords."""
+    reg = renderer.registry
+    return fingerprint(renderer.site, reg.digest("roster"), reg.digest("area-titles"))
+
+
+def _unchanged_lists(renderer: PaperRenderer, old: dict[str, str]
+                     ) -> tuple[dict[str, str], set[str]]:
+    """The fingerprint of every area's and member's list (keys in order, each with its
+    record's digest), and the papers whose lists all have the fingerprint they had when the
+    pages were last written (``old``, kept only while :func:`_pages_digest` is the same).
+
+    A page shows its record, its related papers (its neighbours in those lists, ranked by
+    the lists they share and their dates) and the names of its areas and members, so its
+    fingerprint is the one written then: a new entry fingerprints the pages of its areas'
+    and members' lists, not all 5,000. A paper in no list is fingerprinted every time."""
+    lib, reg = renderer.lib, renderer.registry
+    lists: dict[str, str] = {}
+    papers: dict[str, list[str]] = {}
+    names = [f"area:{slug}" for slug in reg.areas] + [f"person:{slug}" for slug in lib.by_person]
+    for name in names:
+        keys = renderer._list(name)[0]
+        lists[name] = lib.digest_of(keys)
+        for key in keys:
+            papers.setdefault(key, []).append(name)
+    kept = {key for key, mine in papers.items()
+            if all(old.get(name) == lists[name] for name in mine)}
+    return lists, kept
+
+
 def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     """Render paper pages whose content changed (or whose file is missing).
 
@@ -299,8 +330,10 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     try:
         saved = json.loads(state.read_text(encoding="utf-8"))
         overall, written = str(saved["all"]), dict(saved["pages"])
+        old_lists = (dict(saved.get("lists", {}))
+                     if saved.get("shared") == _pages_digest(renderer) else {})
     except (OSError, ValueError, KeyError, TypeError):
-        overall, written = "", {}
+        overall, written, old_lists = "", {}, {}
     outdir = Path(app.outdir)
     folder = outdir / PAPERS_DIR
     keys = [k for k in renderer.lib.ordered() if page_name(k)]  # `check` reports unsafe keys
@@ -316,8 +349,11 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             return
     current: dict[str, str] = {}
     todo: list[str] = []
+    lists, kept = _unchanged_lists(renderer, old_lists)
     for target, key in files.items():
-        digest = renderer.digest(key)
+        digest = written.get(key) if key in kept else None
+        if digest is None:
+            digest = renderer.digest(key)
         current[key] = digest
         if written.get(key) != digest or not (outdir / target).exists():
             todo.append(key)
@@ -336,7 +372,8 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                    "sourcename": "", "lh_paper": key, "lh_shared": shared,
                    SECTIONS_KEY: sections}
         yield paper_page(key), context, "page.html"
-    state.write_text(json.dumps({"all": combined, "pages": current}, sort_keys=True),
+    state.write_text(json.dumps({"all": combined, "pages": current, "lists": lists,
+                                 "shared": _pages_digest(renderer)}, sort_keys=True),
                      encoding="utf-8")
     for stale in {k for k in written if page_name(k)} - set(current):
         (outdir / app.builder.get_target_uri(paper_page(stale))).unlink(missing_ok=True)

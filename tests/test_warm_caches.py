@@ -517,3 +517,82 @@ def test_a_saved_file_is_read_again_from_its_last_reading(tmp_path: Path) -> Non
             read_library(root, LAB, cache)
         elif kind in ("add", "edit"):
             assert cache.entries_read - before == 1, (step, kind)
+
+
+def test_list_digests_are_worked_out_once_per_list_and_library(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Library.digest_of`` fingerprints a list once per library; a library updated after
+    an entry changed gives the list's new fingerprint; the memo is not pickled."""
+    import pickle
+
+    from pybtex.database import parse_string
+
+    from labhandbook import library
+    from labhandbook.library import update_library
+    from labhandbook.style import format_entry_packed
+
+    root = make_handbook(None, tmp_path)
+    registry, _ = load_registry(root, LAB)
+    text = (root / "bib/papers.bib").read_text(encoding="utf-8")
+    lib = update_library(None, parse_string(text, "bibtex").entries, registry,
+                         format_entry_packed)
+    calls: list[int] = []
+    fingerprint = library.fingerprint
+    monkeypatch.setattr(library, "fingerprint", lambda *a: calls.append(1) or fingerprint(*a))
+    keys = lib.ordered()
+    first = lib.digest_of(keys)
+    assert lib.digest_of(list(keys)) == first and len(calls) == 1
+    assert pickle.loads(pickle.dumps(lib)).digest_of(keys) == first and len(calls) == 2
+    edited = text.replace("title = {", "title = {Edited ", 1)
+    newer = update_library(lib, parse_string(edited, "bibtex").entries, registry,
+                           format_entry_packed)
+    assert newer.digest_of(newer.ordered()) != first
+
+
+def test_paper_pages_are_fingerprinted_by_the_lists_that_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm save that edits one entry's title fingerprints only the paper pages in that
+    entry's area and member lists (their related papers may show it), and every paper page
+    is then a clean build's: the pages that show the new title as a related paper too."""
+    import filecmp
+    import sys
+
+    from conftest import sphinx_build
+
+    from labhandbook import papers
+    from labhandbook.environment import get_library
+    from labhandbook.serve import Builder
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import synthlab
+
+    src = tmp_path / "src"
+    synthlab.write(synthlab.generate(12, 3, 150, seed=7), "handbook", src)
+    out = tmp_path / "out"
+    fingerprinted: list[str] = []
+    digest = papers.PaperRenderer.digest
+    monkeypatch.setattr(papers.PaperRenderer, "digest",
+                        lambda self, key: fingerprinted.append(key) or digest(self, key))
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        total = len(fingerprinted)
+        lib = get_library(builder._app.env)
+        key = next(k for k in lib.ordered() if lib.pubs[k].members and lib.pubs[k].keywords)
+        bib = next(p for p in (src / "bib").glob("*.bib") if f"{{{key}," in p.read_text())
+        text = bib.read_text(encoding="utf-8")
+        start = text.index(f"{{{key},")
+        at = text.index("title = {", start) + len("title = {")
+        bib.write_text(text[:at] + "Retitled " + text[at:], encoding="utf-8")
+        fingerprinted.clear()
+        result = builder.build([str(bib)])
+        assert result.ok, result.problems
+        assert builder.warm_builds == 1
+        assert key in fingerprinted and 0 < len(fingerprinted) < total
+    clean = sphinx_build(src, tmp_path / "clean")
+    assert clean.exit == 0, clean.warnings
+    showing = [p.name for p in (clean.outdir / "papers").glob("*.html")
+               if "Retitled" in p.read_text(encoding="utf-8")]
+    assert len(showing) > 1  # the paper's own page and a page it is related to
+    differ = [p.name for p in (clean.outdir / "papers").glob("*.html")
+              if not filecmp.cmp(p, out / "html/papers" / p.name, shallow=False)]
+    assert differ == []
