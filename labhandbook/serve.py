@@ -848,6 +848,16 @@ class Builder:
             if app is None:
                 app = self._new_app()
             else:
+                from .config import get_config
+
+                # The warm application's heap (its environment, the caches) went back to the
+                # collector when the last build finished (process.py): frozen again before
+                # the source readers, as process.py freezes it inside the build, so that the
+                # collections their new objects set off do not walk it (at department scale
+                # a .bib save set off four full collections here, 1-3 s of CPU). Unfrozen at
+                # build-finished, or below when the build fails before it.
+                if get_config(app).gc_freeze:
+                    gc.freeze()
                 for reader in self._readers:
                     reader(app)
             undo = pickle_in_child(app.env, self._children)

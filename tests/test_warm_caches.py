@@ -596,3 +596,49 @@ def test_paper_pages_are_fingerprinted_by_the_lists_that_changed(
     differ = [p.name for p in (clean.outdir / "papers").glob("*.html")
               if not filecmp.cmp(p, out / "html/papers" / p.name, shallow=False)]
     assert differ == []
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["gc_freeze", "no-freeze"])
+def test_the_warm_heap_is_frozen_while_the_sources_are_read_again(
+        tmp_path: Path, freeze: bool) -> None:
+    """A warm build's source readers (registry, BibTeX checks and parse, library) run with
+    the application's heap frozen out of the collector's passes, as the build after them
+    does; it is given back when the build has finished (also the build of a new application
+    after a reader failed). With
+    ``gc_freeze: False`` nothing is frozen."""
+    import gc
+
+    from conftest import ROOTS, copy_project
+
+    from labhandbook.serve import Builder
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    if not freeze:
+        conf = src / "conf.py"
+        text = conf.read_text(encoding="utf-8")
+        assert "labhandbook = {" in text, text
+        conf.write_text(text.replace("labhandbook = {", 'labhandbook = {"gc_freeze": False, ',
+                                     1), encoding="utf-8")
+    page = src / "people" / "lijun-wu.md"
+    out = tmp_path / "out"
+    seen: list[int] = []
+
+    def frozen(app: object) -> None:
+        seen.append(gc.get_freeze_count())
+
+    def failing(app: object) -> None:
+        raise RuntimeError("a reader fails")
+
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        builder._readers.insert(0, frozen)
+        page.write_text(page.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+        assert builder.build([str(page)]).ok and builder.warm_builds == 1
+        assert (seen[0] > 0) == freeze
+        assert gc.get_freeze_count() == 0
+        builder._readers[:0] = [frozen]  # (each good build makes its list anew)
+        builder._readers.append(failing)
+        page.write_text(page.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+        builder.build([str(page)])  # the warm build fails; a new application builds
+        assert builder.warm_builds == 2 and len(seen) == 2
+        assert gc.get_freeze_count() == 0
