@@ -695,16 +695,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         # step by step, and each run starts with another variant (see interleaved)
         active = [v for v in only if v not in failed]
-        for v, result in interleaved(active, lab, base, strict, first=r % max(1, len(active))):
-            if isinstance(result, VariantFailed):
-                failed[v] = str(result)
-                print(f"[run {r + 1}/{args.runs}] {v}: FAILED — {result}", flush=True)
+        for v, got in interleaved(active, lab, base, strict, first=r % max(1, len(active))):
+            if isinstance(got, VariantFailed):
+                failed[v] = str(got)
+                print(f"[run {r + 1}/{args.runs}] {v}: FAILED — {got}", flush=True)
                 continue
-            runs[v].append(result)
+            runs[v].append(got)
             print(f"[run {r + 1}/{args.runs}] {v}: "
-                  + ", ".join(f"{s} {result[s].seconds:.2f}s ({result[s].cpu_seconds:.2f}s CPU)"
+                  + ", ".join(f"{s} {got[s].seconds:.2f}s ({got[s].cpu_seconds:.2f}s CPU)"
                               for s in STEPS)
-                  + f", peak {max(s.peak_mib for s in result.values()):.0f} MiB"
+                  + f", peak {max(s.peak_mib for s in got.values()):.0f} MiB"
                   + f" (run: {time.perf_counter() - t0:.0f}s, load {os.getloadavg()[0]:.1f})",
                   flush=True)
         loads.append(round(os.getloadavg()[0], 1))

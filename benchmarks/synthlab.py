@@ -798,7 +798,10 @@ def conf_py(lab: Lab, variant: str, bibfiles: list[str]) -> str:
     if variant == "floor-gcfreeze":  # what labhandbook/process.py does, for plain Sphinx
         lines += ["import atexit, gc", "atexit.register(gc.freeze)", "",
                   "def setup(app):",
-                  '    app.connect("builder-inited", lambda app: gc.freeze(), priority=1)',
+                  '    app.connect("config-inited", lambda app, config: gc.disable(), '
+                  "priority=10_000)",
+                  '    app.connect("env-before-read-docs", '
+                  "lambda app, env, docs: (gc.freeze(), gc.enable()), priority=1)",
                   '    app.connect("build-finished", lambda app, exc: gc.unfreeze(), '
                   "priority=1000)", ""]
     lines += [
