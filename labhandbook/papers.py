@@ -508,9 +508,11 @@ def _page_navigation(app: Sphinx, pagename: str, templatename: str, context: dic
     for the second, in a memo of this page's context (the theme's check renders with a copy
     of the context: the same memo). Nothing the navigation shows changes in between (it reads
     the page's name, the theme's options and its toctree function, all set before the
-    check). Measured at lab scale: the check's navigation renders were 6.8 of 48 profiled
-    seconds of a clean build (62 pages with a 62-page navigation). Paper pages share one
-    memo per build instead (set by :func:`_collect_pages`)."""
+    check). The saving is the template around the toctree, not the toctree: the theme caches
+    its toctree HTML per page (``generate_toctree_html``), so the check's rendering (6.8 of 48
+    profiled seconds of a lab-scale clean build) was mostly the page's one real rendering;
+    not measurable against the shared machine's noise (benchmarks/README.md). Paper pages
+    share one memo per build instead (set by :func:`_collect_pages`)."""
     if "lh_shared" not in context:
         context["lh_shared"] = _shared_renderer({})
 
