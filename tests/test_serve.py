@@ -27,6 +27,7 @@ from labhandbook.serve import (
     BuildResult,
     Problem,
     changes,
+    connect,
     make_server,
     parse_problems,
     serving,
@@ -374,6 +375,145 @@ def test_a_build_told_early_sends_whole_pages_at_once_and_nothing_half_written(
             thread.join(10)
     whole = (True, 200, b"h1 { color: green; }\n")
     assert got == {"plain": whole, "cached": whole}
+
+
+def _next_event(events: http.client.HTTPResponse) -> dict:
+    while True:
+        line = events.fp.readline()
+        if not line:
+            raise EOFError("the event stream ended")
+        if line.startswith(b"data:"):
+            return json.loads(line[5:])
+
+
+def _until(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def test_the_rest_of_a_build_told_early_waits_for_the_reload(tmp_path: Path) -> None:
+    """After an early publication, ``reloaded`` returns once each browser on a page the build
+    wrote has opened its page's event stream again (the reloaded page ran its script), or as
+    soon as a request waits for the build's end, or after its timeout; at once when no browser
+    shows such a page."""
+    site = tmp_path / "site"
+    site.mkdir()
+    page, other = site / "index.html", site / "other.html"
+    page.write_text("<html><body><p>one</p></body></html>")
+    other.write_text("<html><body><p>other</p></body></html>")
+    (site / "late.css").write_text("p { color: red; }\n")
+    broadcaster = Broadcaster()
+    broadcaster.publish(BuildResult(1, True, 0.1))
+    shows = EVENTS + "?page=%2Findex.html"
+    with serving(site, broadcaster) as base:
+        first = _get(base, shows, gzip_ok=False)
+        assert _next_event(first)["id"] == 1
+        assert _until(lambda: broadcaster.watched())
+
+        def hold(timeout: float = 60) -> tuple[threading.Thread, list[bool]]:
+            got: list[bool] = []
+            thread = threading.Thread(target=lambda: got.append(broadcaster.reloaded(timeout)))
+            thread.start()
+            return thread, got
+
+        page.write_text("<html><body><p>two</p></body></html>")
+        broadcaster.publish_early(BuildResult(2, True, 0.1), [str(page)])
+        thread, got = hold()
+        thread.join(0.5)
+        assert thread.is_alive()  # the browser has not reloaded yet
+        assert b"two" in gzip.decompress(_get(base, "/index.html").read())  # sent at once
+        assert _next_event(first)["id"] == 2
+        thread.join(0.3)
+        assert thread.is_alive()  # the page is in, its script has not run yet
+        second = _get(base, shows, gzip_ok=False)  # the reloaded page's stream
+        thread.join(10)
+        assert not thread.is_alive() and got == [True]
+        broadcaster.publish(BuildResult(2, True, 0.2))
+        assert _next_event(second)["id"] == 2
+
+        # The old page's stream was closed by its browser (its thread writes nothing until
+        # the next build): the next build waits for the one browser there is.
+        first.close()
+        broadcaster.publish_early(BuildResult(3, True, 0.1), [str(page)])
+        thread, got = hold()
+        thread.join(0.3)
+        assert thread.is_alive()
+        third = _get(base, shows, gzip_ok=False)
+        thread.join(10)
+        assert not thread.is_alive() and got == [True]
+        broadcaster.publish(BuildResult(3, True, 0.2))
+        assert _next_event(third)["id"] == 3
+
+        # A request that must wait for the build's end lets the build go on.
+        broadcaster.publish_early(BuildResult(4, True, 0.1), [str(page)])
+        thread, got = hold()
+        thread.join(0.3)
+        assert thread.is_alive()
+        waiting = threading.Thread(target=lambda: _get(base, "/late.css").read())
+        waiting.start()
+        thread.join(10)
+        assert not thread.is_alive() and got == [True] and waiting.is_alive()
+        broadcaster.publish(BuildResult(4, True, 0.2))
+        waiting.join(10)
+        assert not waiting.is_alive()
+
+        # No browser shows a page the build wrote: no wait; a browser that never comes back:
+        # the timeout.
+        broadcaster.publish_early(BuildResult(5, True, 0.1), [str(other)])
+        assert broadcaster.reloaded(60) is True
+        broadcaster.publish(BuildResult(5, True, 0.2))
+        broadcaster.publish_early(BuildResult(6, True, 0.1), [str(page)])
+        assert broadcaster.reloaded(0.2) is False
+        broadcaster.publish(BuildResult(6, True, 0.2))
+
+
+def test_a_build_holds_its_finish_steps_until_the_page_reloaded(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Told early, a build of ``labhandbook serve`` writes nothing more (Sphinx's finish steps,
+    ``build-finished``) until the browser that shows the page has fetched it and opened its
+    event stream again; then it finishes, with the page's new text in its output."""
+    from labhandbook import serve
+
+    monkeypatch.setattr(serve, "RELOAD_HOLD", 60.0)
+    out = tmp_path / "out"
+    html = out / "html"
+    broadcaster = Broadcaster()
+    results: list[BuildResult] = []
+    with Builder(project, html, out / "doctrees") as builder:
+        first = builder.build()
+        assert first.ok, first.problems
+        broadcaster.publish(first)
+        connect(builder, broadcaster)
+        finished: list[bool] = []
+        reopened = threading.Event()
+        builder._app.connect("build-finished",
+                             lambda app, exc: finished.append(reopened.is_set()))
+        shows = EVENTS + "?page=%2Fpeople%2Flijun-wu.html"
+        with serving(html, broadcaster) as base:
+            events = _get(base, shows, gzip_ok=False)
+            assert _next_event(events)["id"] == first.id
+            assert _until(lambda: broadcaster.watched())
+            page = project / PERSON
+            page.write_text(page.read_text(encoding="utf-8") + "\nA sentence held for.\n",
+                            encoding="utf-8")
+            thread = threading.Thread(target=lambda: results.append(builder.build([str(page)])))
+            thread.start()
+            assert _next_event(events)["id"] == first.id + 1  # told early
+            sent = _get(base, "/people/lijun-wu.html")
+            assert sent.status == 200
+            assert "A sentence held for." in gzip.decompress(sent.read()).decode()
+            assert not _until(lambda: finished, 1.5)  # the finish steps wait
+            reopened.set()
+            again = _get(base, shows, gzip_ok=False)  # the reloaded page's stream
+            thread.join(30)
+            assert not thread.is_alive()  # went on at the reload, long before the cap
+            assert results[0].ok, results[0].problems
+            assert finished == [True]
+            broadcaster.publish(results[0])
+            assert _next_event(again)["id"] == results[0].id
+    assert "A sentence held for." in (html / "people/lijun-wu.html").read_text()
 
 
 def test_the_browsers_are_told_once_every_page_is_written(project: Path,

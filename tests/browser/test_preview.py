@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from labhandbook.serve import Broadcaster, BuildResult, Problem, serving
 
@@ -38,3 +39,50 @@ def test_errors_shown_then_page_reloads(browser: Any, tmp_path: Path) -> None:
             assert tab.locator("#lh-preview-errors").count() == 0
         finally:
             context.close()
+
+
+def test_a_reload_told_early_revalidates_what_it_holds_and_lets_the_build_go_on(
+        browser: Any, tmp_path: Path) -> None:
+    """Told of a build early, the page reloads with the new page and ``304`` for every file
+    whose bytes it holds (chromium's network log: asked with its ``ETag``, not sent again),
+    and its event stream, opened again by the reloaded page, lets the build's finish steps go
+    on (``Broadcaster.reloaded`` returns before its timeout)."""
+    (tmp_path / "style.css").write_text("p { color: rgb(0, 90, 0); }\n" * 40, encoding="utf-8")
+    (tmp_path / "app.js").write_text("window.lhApp = 1;\n", encoding="utf-8")
+    page = tmp_path / "index.html"
+    page.write_text(
+        "<!DOCTYPE html><html lang='en'><head><title>t</title>"
+        "<link rel='icon' href='data:,'>"
+        "<link rel='stylesheet' href='style.css?v=1'><script defer src='app.js'></script>"
+        "</head><body><main><p>version one</p></main></body></html>", encoding="utf-8")
+    broadcaster = Broadcaster()
+    broadcaster.publish(BuildResult(1, True, 0.1))
+    with serving(tmp_path, broadcaster) as base:
+        context = browser.new_context()
+        try:
+            tab = context.new_page()
+            tab.goto(base + "index.html", wait_until="networkidle")
+            devtools = context.new_cdp_session(tab)
+            devtools.send("Network.enable")
+            sent: dict[str, dict[str, Any]] = {}
+            status: dict[str, int] = {}
+            devtools.on("Network.requestWillBeSent", lambda e: sent.__setitem__(
+                e["requestId"], e["request"]))
+            devtools.on("Network.responseReceived", lambda e: status.__setitem__(
+                e["requestId"], e["response"]["status"]))
+            tab.wait_for_timeout(200)  # the first view's requests are over
+
+            page.write_text(page.read_text().replace("version one", "version two"))
+            broadcaster.publish_early(BuildResult(2, True, 0.1), [str(page)])
+            assert broadcaster.reloaded(30) is True  # the reloaded page's stream, no timeout
+            tab.wait_for_function("() => document.body.innerText.includes('version two')",
+                                  timeout=10_000)
+            broadcaster.publish(BuildResult(2, True, 0.2))
+            tab.wait_for_timeout(200)
+            seen = {urlsplit(r["url"]).path.rsplit("/", 1)[-1]: status.get(i)
+                    for i, r in sent.items() if not r["url"].startswith("data:")}
+        finally:
+            context.close()
+    # 304: the server matched the ETag the browser sent (chromium adds it below devtools).
+    assert seen == {"index.html": 200, "style.css": 304, "app.js": 304, "reload.js": 304,
+                    "events": 200}, seen
