@@ -10,6 +10,7 @@ citation lists (no duplicate-citation or duplicate-label warnings).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +20,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
@@ -46,6 +48,7 @@ from .style import (
     PAPERS_DIR,
     PERSON_SCHEME,
     STYLE_NAME,
+    PackedText,
     ShownElsewhere,
     format_entry_packed,
     make_style,
@@ -663,12 +666,17 @@ def _point_cites_at_year_pages(app: Sphinx, doctree: nodes.document, docname: st
             ref["internal"] = True
 
 
-def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: str) -> None:
+def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: str,
+                     kept: KeptEntries | None = None) -> None:
+    """The citations as items of their year/type groups; with ``kept`` (HTML builders), an
+    entry whose HTML was written for this page by the last build of the application is that
+    HTML, every other is marked (:class:`entry_mark`) so that its HTML is kept."""
     # findall by class: docutils' fast path (a callable condition visits every node slowly:
     # the 1000-entry publications page has about 60,000).
     slots = [n for n in doctree.findall(nodes.container) if "lh-pub-slot" in n["classes"]]
     if not slots:
         return
+    last, now = kept.start(docname) if kept is not None else ({}, None)
     lib = get_library(env)
     domain = cast("BibtexDomain", env.get_domain("cite"))
     by_id = {c.citation_id: c.key for c in domain.citations
@@ -687,9 +695,24 @@ def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: st
             if node is None:
                 continue
             node.parent.remove(node)
-            item = nodes.list_item(ids=list(node["ids"]), classes=[
-                "lh-citation", *pub_classes(get_registry(env), lib.pubs[key])])
+            ids = list(node["ids"])
+            classes = ["lh-citation", *pub_classes(get_registry(env), lib.pubs[key])]
             label = node.next_node(nodes.label)
+            shape = None
+            if now is not None:
+                shape = _entry_shape(lib, key, label)
+                found = last.get(shape) if shape is not None else None
+                text = "" if label is None else f"[{label.astext()}]"
+                if found is not None and (label is None or _plain(text)):
+                    # its HTML, around this build's anchor and label
+                    now[shape] = found
+                    (before, after), words = found
+                    group += nodes.list_item(
+                        "", nodes.substitution_definition("", f"{text} {words}"),
+                        entry_html(lh_html=before + text + after if label else before),
+                        ids=ids, classes=classes)
+                    continue
+            item = nodes.list_item(ids=ids, classes=classes)
             # The children move (no copy): the citation node is dropped.
             item.extend([child for child in node.children if not isinstance(child, nodes.label)])
             first = item.next_node(nodes.paragraph)
@@ -698,11 +721,176 @@ def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: st
                 first.insert(0, nodes.inline(text, text, classes=["lh-label"]))
                 first.insert(1, nodes.Text(" "))
             item += paragraph(bibtex_button(lib.pubs[key].bibtex), classes=["lh-pub-links"])
+            if shape is not None:  # its HTML is kept when written
+                item.insert(0, entry_mark())
+                item += entry_mark(lh_keep=(docname, shape))
             group += item
         slot.replace_self(group)
     for holder in [n for n in doctree.findall(nodes.container)
                    if "lh-pub-source" in n["classes"]]:
         holder.parent.remove(holder)
+
+
+# --- the canonical list's entries, written once per application --------------------------------
+#
+# A department's publications page shows 1,500 entries, about 60,000 docutils nodes that every
+# post-transform (sphinx-design's, the theme's), the HTML writer and Sphinx's search feed walk:
+# three quarters of a warm build after a save of one .bib entry. Each entry's HTML, as the
+# writer wrote it after every transform, is kept in memory with the environment (never
+# pickled), by everything that shapes it; a later build of the same application puts one
+# node holding that HTML in its place.
+
+
+class entry_mark(nodes.Invisible, nodes.Element):  # noqa: N801 (as docutils names nodes)
+    """The first and last child of an entry of the canonical list written afresh: the HTML
+    writer keeps what it writes between them (``lh_keep`` on the last: page and shape).
+
+    An entry kept from the page's last writing is a list item (its start tag and end written
+    as for any entry) holding an :class:`entry_html` and, first, a ``substitution_definition``
+    (which HTML writers skip) with the words Sphinx's search feed finds in the entry."""
+
+
+class entry_html(nodes.Special, nodes.Element):  # noqa: N801
+    """The HTML inside a kept entry's list item (``lh_html``), written as it is."""
+
+
+#: An entry's kept HTML: what follows the item's start tag, up to its label and after it.
+Kept = tuple[tuple[str, str], str]
+
+
+class KeptEntries:
+    """Page -> entry shape -> (HTML, words) of the entries its last writing wrote. Lives with
+    the environment of one application (its writer and settings); pickled empty."""
+
+    __slots__ = ("pages",)
+
+    def __init__(self) -> None:
+        self.pages: dict[str, dict[tuple[Any, ...], Kept]] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (KeptEntries, ())
+
+    def start(self, docname: str) -> tuple[dict[tuple[Any, ...], Kept],
+                                           dict[tuple[Any, ...], Kept]]:
+        """The entries kept for ``docname`` and the (empty) record of this writing, which
+        replaces them: only entries the page still shows stay kept."""
+        last = self.pages.get(docname, {})
+        self.pages[docname] = now = {}
+        return last, now
+
+
+KEPT_ENTRIES_ATTR = "_labhandbook_kept_entries"
+
+
+def kept_entries(env: BuildEnvironment) -> KeptEntries:
+    found = env.__dict__.get(KEPT_ENTRIES_ATTR)
+    if not isinstance(found, KeptEntries):
+        found = env.__dict__[KEPT_ENTRIES_ATTR] = KeptEntries()
+    return found
+
+
+def _entry_shape(lib: Library, key: str, label: nodes.Node | None) -> tuple[Any, ...] | None:
+    """What an entry's item is made of besides its page, the application, its anchor, label and
+    classes (sphinxcontrib-bibtex numbers both over the whole list, so one new entry changes
+    them for most entries; the item's start tag and label are written afresh): its formatted
+    text and its BibTeX. None when the text is not packed."""
+    text = lib.texts.get(key)
+    if not isinstance(text, PackedText):
+        return None
+    return (key, text.packed, label is not None, lib.pubs[key].bibtex)
+
+
+class PlaceKeptEntries(SphinxPostTransform):
+    """Group the canonical list's citations right after sphinxcontrib-bibtex has rendered them
+    (its post-transform has priority 5; references are resolved at 10), so that entries written
+    before are one node each for every later transform, the writer and the search feed."""
+
+    default_priority = 6
+    formats = ("html",)
+
+    def run(self, **kwargs: Any) -> None:
+        _group_citations(self.env, self.document, self.env.docname, kept_entries(self.env))
+
+
+def _search_words(node: nodes.Node) -> list[str] | None:
+    """The texts Sphinx's search feed (``WordCollector``) splits into words, in order; None
+    when it would find a title."""
+    if isinstance(node, nodes.Text):
+        return [node.astext()]
+    if isinstance(node, nodes.comment) or (isinstance(node, nodes.Element)
+                                           and "no-search" in node["classes"]):
+        return []
+    if isinstance(node, nodes.raw):
+        if "html" not in node.get("format", "").split():
+            return []
+        text = re.sub(r"<style.*?</style>", "", node.astext(), flags=re.IGNORECASE | re.DOTALL)
+        text = re.sub(r"<script.*?</script>", "", text, flags=re.IGNORECASE | re.DOTALL)
+        return [re.sub(r"<[^<]+?>", "", text)]
+    if isinstance(node, nodes.title):
+        return None
+    out: list[str] = []
+    for child in node.children:
+        found = _search_words(child)
+        if found is None:
+            return None
+        out.extend(found)
+    return out
+
+
+def _words_join(builder: Any) -> bool:
+    """Whether the search feed splits text into words with the regular expression of Sphinx's
+    ``SearchLanguage`` (so a space never joins two words, and words may be fed in any order),
+    or feeds no index at all."""
+    from sphinx.search import SearchLanguage
+
+    indexer = getattr(builder, "indexer", None)
+    if indexer is None:
+        return True
+    lang = indexer.lang
+    return (type(lang).split is SearchLanguage.split
+            and lang._word_re.pattern == SearchLanguage._word_re.pattern)
+
+
+def _plain(text: str) -> bool:
+    """Whether the HTML writer writes ``text`` as it is (a label written into kept HTML)."""
+    return not any(c in text for c in "&<>\"'@")
+
+
+def _visit_entry_mark(self: Any, node: entry_mark) -> None:
+    """Keep the entry's HTML as written (after every transform), split around its label."""
+    item = node.parent
+    if "lh_keep" not in node:
+        item["lh_start"] = len(self.body)
+        raise nodes.SkipNode
+    docname, shape = node["lh_keep"]
+    page = kept_entries(self.builder.env).pages.get(docname)
+    if page is None or getattr(self, "compact_simple", False) or getattr(self, "compact_p", None):
+        raise nodes.SkipNode  # (entries are never in a compact list: each has two paragraphs)
+    body = self.body[item["lh_start"]:]
+    words = _search_words(item)
+    if shape[2]:  # the label: the first inline of the first paragraph, written as it is
+        label = next(iter(item.findall(nodes.inline)), None)
+        text = label.astext() if label is not None and "lh-label" in label["classes"] else None
+        at = next((i for i in range(len(body) - 1) if text is not None and _plain(text)
+                   and body[i].startswith('<span class="lh-label"') and body[i + 1] == text),
+                  None)
+        if at is None or not words or words[0] != text:
+            raise nodes.SkipNode
+        parts, words = ("".join(body[:at + 1]), "".join(body[at + 2:])), words[1:]
+    else:
+        parts = ("".join(body), "")
+    if words is not None and _words_join(self.builder):
+        page[shape] = (parts, " ".join(words))
+    raise nodes.SkipNode
+
+
+def _visit_entry_html(self: Any, node: entry_html) -> None:
+    self.body.append(node["lh_html"])
+    raise nodes.SkipNode
+
+
+def _depart_nothing(self: Any, node: nodes.Element) -> None:
+    pass
 
 
 #: How entries become BibTeX text is library code: a new version writes the downloads again.
@@ -750,6 +938,9 @@ def setup_publications(app: Sphinx) -> None:
     app.connect("labhandbook-page-sections", _page_sections)
     app.connect("doctree-read", _note_cited, priority=450)
     app.connect("doctree-resolved", place_citations)
+    app.add_post_transform(PlaceKeptEntries)
+    app.add_node(entry_mark, override=True, html=(_visit_entry_mark, _depart_nothing))
+    app.add_node(entry_html, override=True, html=(_visit_entry_html, _depart_nothing))
     # After sphinxcontrib-bibtex (500) has numbered the citations at env-updated.
     app.connect("env-updated", _remember_citation_pages, priority=700)
     app.connect("build-finished", _forget_citation_pages)

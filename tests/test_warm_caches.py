@@ -642,3 +642,91 @@ def test_the_warm_heap_is_frozen_while_the_sources_are_read_again(
         builder.build([str(page)])  # the warm build fails; a new application builds
         assert builder.warm_builds == 2 and len(seen) == 2
         assert gc.get_freeze_count() == 0
+
+
+def test_the_publications_pages_entries_are_written_once_per_application(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In ``labhandbook serve``'s warm application, the canonical list's entries that the
+    publications page showed before with the same text, anchor, label, classes and BibTeX are
+    its last writing's HTML (one node each for every later transform and the writer); every
+    other entry is written afresh. Each page (and Sphinx's search index) equals a clean
+    build's: after a new entry (which renumbers every anchor after it), a retitled entry, an
+    entry whose author becomes a member (its classes and links), and a second application
+    started from the first one's pickled environment (which keeps no HTML). Sphinx's search
+    feed finds the same words in the page as in a build that writes every entry afresh."""
+    from conftest import ROOTS, cli_build, copy_project
+    from docutils import nodes
+    from sphinx.search import IndexBuilder, WordCollector
+    from test_incremental import NEW_ENTRY
+    from test_serve import _differences as differences
+
+    from labhandbook import publications
+    from labhandbook.serve import Builder
+
+    kept: list[int] = []
+    fresh: list[int] = []
+    run = publications.PlaceKeptEntries.run
+
+    def counted(self, **kwargs):  # type: ignore[no-untyped-def]
+        run(self, **kwargs)
+        if self.env.docname == "publications":
+            items = list(self.document.findall(nodes.list_item))
+            kept.append(sum(isinstance(i[0], nodes.substitution_definition) for i in items))
+            fresh.append(sum(isinstance(i[0], publications.entry_mark) for i in items))
+
+    # The words Sphinx's search feed finds on the page (its index keeps a page's old words
+    # when the page is written again, so the index alone would not show a word lost).
+    words: list[list[str]] = []
+    feed = IndexBuilder.feed
+
+    def fed(self, docname, filename, title, doctree):  # type: ignore[no-untyped-def]
+        if docname == "publications":
+            collector = WordCollector(doctree, self.lang)
+            doctree.walk(collector)
+            words.append(sorted(collector.found_words))
+        return feed(self, docname, filename, title, doctree)
+
+    monkeypatch.setattr(publications.PlaceKeptEntries, "run", counted)
+    monkeypatch.setattr(IndexBuilder, "feed", fed)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib = src / "bib/b.bib"
+    original = bib.read_text(encoding="utf-8")
+    people = src / "people/lijun-wu.md"
+    edits = [
+        (bib, original.replace("{Unrelated Journal Paper}", "{A Retitled Journal Paper}")),
+        (bib, original + "\n" + NEW_ENTRY),
+        (people, people.read_text(encoding="utf-8").replace(
+            "role: researcher\n", 'role: researcher\nbib_names: ["Nobody, Somebody"]\n', 1)),
+    ]
+    assert edits[2][1] != people.read_text(encoding="utf-8")
+    edits.append((people, people.read_text(encoding="utf-8")))  # back to the first build's
+    out = tmp_path / "serve"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        total = fresh[-1]
+        assert kept[-1] == 0 and total > 3
+        for step, (path, text) in enumerate(edits):
+            path.write_text(text, encoding="utf-8")
+            result = builder.build([str(path)])
+            assert result.ok, result.problems
+            builder.wait_saved()
+            assert builder.warm_builds == step + 1
+            assert kept[-1] > 0 and 0 < fresh[-1] < kept[-1] + fresh[-1], (step, kept, fresh)
+            # (in a process of its own: one in this process would unregister the warm
+            # application's node classes from docutils' visitors when it ends)
+            clean = cli_build(src, tmp_path / f"clean{step}")
+            assert "exit 0" in clean.status, clean.warnings
+            assert differences(out / "html", clean.outdir) == [], step
+            shown = (out / "html/publications.html").read_text(encoding="utf-8")
+            assert ("A Retitled Journal Paper" in shown) == (step == 0)
+        warm_words = words[-1]
+    with Builder(src, tmp_path / "cold/html", tmp_path / "cold/doctrees") as builder:
+        assert builder.build().ok and kept[-1] == 0
+    assert warm_words == words[-1] and len(warm_words) > 50
+    # a new application, from the pickled environment: everything is written afresh
+    bib.write_text(original, encoding="utf-8")
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        assert kept[-1] == 0
+    clean = cli_build(src, tmp_path / "clean-last")
+    assert differences(out / "html", clean.outdir) == []
