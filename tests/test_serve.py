@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -661,17 +662,36 @@ def test_background_work_waits_yields_and_stops_at_the_next_save(
     assert runs and all(t - told >= 0.5 and nice == lower for t, nice in runs), runs
 
 
-def test_the_navigation_is_kept_between_builds_until_it_changes(project: Path,
-                                                                tmp_path: Path) -> None:
-    """A prose edit's pages take their sidebar from the last build (``ToctreeCache``); a page
-    retitled changes the navigation, and every page shows the new title, as a clean build's."""
+def test_the_navigation_is_kept_between_builds_until_it_changes(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prose edit's pages take their sidebar from the last build (``ToctreeCache``), and
+    ``incremental.py`` works out again only the re-read page's part of the navigation and
+    headings digests (the same digests as worked out afresh); a page retitled changes the
+    navigation, and every page shows the new title, as a clean build's."""
+    from labhandbook import incremental
+
+    seen: list[str] = []
+    titles_and_toctrees = incremental._titles_and_toctrees
+    monkeypatch.setattr(incremental, "_titles_and_toctrees",
+                        lambda toc: seen.append(toc["docname"] if "docname" in toc else "?")
+                        or titles_and_toctrees(toc))
+
+    def same_digests(app: Any) -> bool:
+        env, parts = app.env, app.__dict__[incremental.TOC_PARTS_ATTR]
+        return (incremental.heading_digests(env, parts) == incremental.heading_digests(env)
+                and incremental.navigation_digest(env, parts)
+                == incremental.navigation_digest(env) == env.labhandbook_nav)
+
     out = tmp_path / "out"
     with Builder(project, out / "html", out / "doctrees") as builder:
         assert builder.build().ok
+        assert len(seen) == len(builder._app.env.tocs) and same_digests(builder._app)
         page = project / PERSON
         page.write_text(page.read_text(encoding="utf-8") + "\nA sentence.\n", encoding="utf-8")
+        seen.clear()
         assert builder.build([str(page)]).ok
         assert builder.warm_builds == 1 and builder.toctrees.hits >= 2, builder.toctrees.hits
+        assert len(seen) == 1 and same_digests(builder._app)  # the re-read page's only
         # the theme's navigation component is among what is kept (also when papers.py names
         # the shared component in html_sidebars itself)
         assert any(str(what).startswith("lh_shared:") for _, what in builder.toctrees.items)
@@ -682,7 +702,7 @@ def test_the_navigation_is_kept_between_builds_until_it_changes(project: Path,
         assert title.startswith("# ")
         news.write_text(text.replace(title, "# What the lab did lately", 1), encoding="utf-8")
         assert builder.build([str(news)]).ok
-        assert builder.warm_builds == 2
+        assert builder.warm_builds == 2 and same_digests(builder._app)
         builder.index_later()
         builder.wait_for_index()
     assert "What the lab did lately" in (out / "html/people/lijun-wu.html").read_text()
