@@ -653,8 +653,9 @@ class Ready:
     other before its finish steps (the general index, ``html-collect-pages``, the search page,
     the search index, ``build-finished``), whose first page is not a document: at that page's
     ``html-page-context``, or at ``html-collect-pages``, every document's page is whole and
-    will not be written again in this build; at the next page's ``html-page-context``, the
-    page before is. The browsers are told at the first of these moments after a page a
+    will not be written again in this build; once the builder's ``handle_page`` has returned
+    (or, without :meth:`Builder._tell_when_written`, at the next page's ``html-page-context``),
+    the page before is. The browsers are told at the first of these moments after a page a
     browser shows (:attr:`Builder.watched`) is whole, or after every document's page is. The
     browser's reload needs only that page and files it holds already (``304``), so it need
     not wait for the finish steps (a fifth of a prose edit's warm build at lab scale) nor for
@@ -668,6 +669,8 @@ class Ready:
     told: bool = False
     #: Pages to feed to Sphinx's search index once told (:meth:`Builder._defer_search_feed`).
     feeds: list[tuple[str, Any, str]] = field(default_factory=list)
+    #: The search index's load from disk, made once told (:meth:`Builder._defer_search_feed`).
+    load: Callable[[], None] | None = None
 
 
 class Builder:
@@ -783,6 +786,7 @@ class Builder:
         app.connect("html-page-context", self._page_written, priority=1)
         app.connect("html-collect-pages", self._pages_written, priority=1)
         self._defer_search_feed(app)
+        self._tell_when_written(app)
         app.__dict__[DEFER_ATTR] = self._pending
         self._marks = asset_marks(app)
         return app
@@ -905,6 +909,34 @@ class Builder:
                 # Written after this event; whole by the next page's, or by the end of writing.
                 ready.pages.append(os.path.realpath(app.builder.get_outfilename(pagename)))
 
+    def _tell_when_written(self, app: Any) -> None:
+        """Tell the browsers as soon as the page one of them shows is written, not at the next
+        page's ``html-page-context``: Sphinx resolves the next page's doctree, runs its
+        post-transforms and translates it first (the theme's and sphinx-design's transforms
+        each walk the whole doctree).
+
+        Adapter: ``handle_page`` (which renders the page's template, writes its file and the
+        ``_sources`` copy) is wrapped on the builder object (Sphinx's HTML builder); without
+        it, the browsers are told at the next page's ``html-page-context`` as before. Breaks if
+        Sphinx writes pages elsewhere: then the same (later).
+        """
+        builder = app.builder
+        handle_page = getattr(builder, "handle_page", None)
+        if not callable(handle_page):
+            return
+
+        def written(pagename: str, *args: Any, **kwargs: Any) -> Any:
+            result = handle_page(pagename, *args, **kwargs)
+            ready = self._ready
+            if (ready is not None and not ready.told and pagename in ready.docs
+                    and ready.pages and self.watched is not None
+                    and ready.pages[-1] == os.path.realpath(builder.get_outfilename(pagename))
+                    and ready.pages[-1] in self.watched()):
+                self._tell_ready(app)  # the page is whole, and a browser shows it
+            return result
+
+        builder.handle_page = written
+
     def _pages_written(self, app: Any) -> list[Any]:
         if self._ready is not None and not self._ready.told:
             self._tell_ready(app)
@@ -927,28 +959,37 @@ class Builder:
                 # server's threads and a core from the browser (told to shown 0.30 s beside
                 # it, lab scale).
                 self.reloaded()
+        load, ready.load = ready.load, None
+        if load is not None:
+            load()
         feeds, ready.feeds = ready.feeds, []
         for args in feeds:
             app.builder.index_page(*args)
 
     def _defer_search_feed(self, app: Any) -> None:
-        """Feed Sphinx's search index a document after its page is written, not before.
+        """Load and feed Sphinx's search index after the page is written, not before.
 
-        Sphinx feeds each document to its search index (``index_page``, from
-        ``write_doc_serialized``) just before writing its page: a tenth of a prose edit's warm
-        build at lab scale, which the browser need not wait for. In a build with a
-        :class:`Ready`, the calls are kept in order and made when the browsers are told (before
-        ``html-collect-pages`` and the index's dump in ``handle_finish``), with the same
-        arguments: the same index.
+        Sphinx loads its search index from the last build's ``searchindex.js``
+        (``load_indexer``, from ``prepare_writing``, before any page is written), then feeds
+        each document to it (``index_page``, from ``write_doc_serialized``) just before writing
+        its page: together more than a tenth of a prose edit's warm build at lab scale, which
+        the browser need not wait for. In a build with a :class:`Ready`, both calls are kept
+        and made when the browsers are told (before ``html-collect-pages`` and the index's
+        dump in ``handle_finish``), the load first, then the pages in order, with the same
+        arguments: the same index. Nothing else reads the index's contents before then
+        (``copy_assets`` and the search page ask it for its language's scripts and scorer
+        only, which it has from its settings).
 
-        Adapter: ``index_page`` is wrapped on the builder object (Sphinx's HTML builder);
-        without it, pages are fed as usual. Breaks if Sphinx feeds its index elsewhere: then
-        it is fed before each page again (slower, the same index). The random-edit comparison
-        of ``tests/test_serve.py`` compares ``searchindex.js`` with a clean build's.
+        Adapter: ``load_indexer`` and ``index_page`` are wrapped on the builder object
+        (Sphinx's HTML builder); without them, the index is loaded and fed as usual. Breaks if
+        Sphinx loads or feeds its index elsewhere: then it does so before the pages again
+        (slower, the same index). The random-edit comparison of ``tests/test_serve.py``
+        compares ``searchindex.js`` with a clean build's.
         """
         builder = app.builder
         index_page = getattr(builder, "index_page", None)
-        if not callable(index_page):
+        load_indexer = getattr(builder, "load_indexer", None)
+        if not callable(index_page) or not callable(load_indexer):
             return
 
         def deferred(pagename: str, doctree: Any, title: str) -> None:
@@ -958,7 +999,15 @@ class Builder:
             else:
                 ready.feeds.append((pagename, doctree, title))
 
+        def load_later(docnames: Any) -> None:
+            ready = self._ready
+            if ready is None or ready.told:
+                load_indexer(docnames)
+            else:
+                ready.load = partial(load_indexer, set(docnames))
+
         builder.index_page = deferred
+        builder.load_indexer = load_later
 
     def index_later(self, delay: float = 0.0) -> None:
         """Start the Pagefind run the last build left, in a background thread, after

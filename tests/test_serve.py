@@ -524,7 +524,7 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
     a page a browser shows is written; a build with a problem so far is not."""
     out = tmp_path / "out"
     html = out / "html"
-    told: list[tuple[BuildResult, list[str], str, int, bool]] = []
+    told: list[tuple[BuildResult, list[str], str, int, bool, list[str]]] = []
     with Builder(project, html, out / "doctrees") as builder:
         assert builder.build().ok
         app = builder._app
@@ -532,9 +532,14 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         def fed() -> bool:  # whether Sphinx's search index has the new word yet
             return any("zyzzyva" in word for word in app.builder.indexer._mapping)
 
+        def loaded() -> bool:  # whether it holds the other pages (loaded from the last build)
+            return bool(app.builder.indexer._titles)
+
+        resolved: list[str] = []
+        app.connect("doctree-resolved", lambda app, doctree, doc: resolved.append(doc))
         builder.ready = lambda result, pages: told.append((
             result, pages, (html / "people/lijun-wu.html").read_text(encoding="utf-8"),
-            (html / "searchindex.js").stat().st_mtime_ns, fed()))
+            (html / "searchindex.js").stat().st_mtime_ns, fed() or loaded(), list(resolved)))
         index_stamp = (html / "searchindex.js").stat().st_mtime_ns
         page = project / PERSON
         text = page.read_text(encoding="utf-8")
@@ -545,8 +550,8 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         assert os.path.realpath(html / "people/lijun-wu.html") in told[0][1]
         assert "A sentence told early" in told[0][2]
         assert told[0][3] == index_stamp != (html / "searchindex.js").stat().st_mtime_ns
-        # The page was fed to the search index after the browsers were told, and is in it.
-        assert not told[0][4] and fed()
+        # The search index was loaded and fed the page after the browsers were told.
+        assert not told[0][4] and fed() and loaded()
         assert "zyzzyva" in (html / "searchindex.js").read_text(encoding="utf-8")
 
         # A browser shows the people index (written before the person's page, its toctree
@@ -558,6 +563,8 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         assert second.ok and len(told) == 2 and told[1][0].id == second.id
         assert told[1][1] == [index]
         assert "A second sentence." not in told[1][2]
+        # ... as soon as it is written: the next page is not even resolved yet
+        assert told[1][5][-1] == "people/index" and "people/lijun-wu" in resolved
         assert "A second sentence." in (html / "people/lijun-wu.html").read_text()
 
         page.write_text(text.replace("name:", "name: [unclosed", 1), encoding="utf-8")
