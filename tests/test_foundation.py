@@ -151,3 +151,59 @@ def test_the_loaded_heap_is_frozen_during_the_build_and_at_exit_only(tmp_path,
         assert during > 10_000 and at_exit > 10_000
     else:
         assert during == 0 and at_exit == 0
+
+
+
+RECORD_PHASES = """
+import gc, json
+from pathlib import Path
+_seen = {}
+
+def _note(name):
+    def note(app, *args):
+        _seen.setdefault(name, [gc.get_freeze_count(), list(gc.get_threshold())])
+        Path(app.outdir).parent.joinpath("gc-phases").write_text(json.dumps(_seen))
+    return note
+
+def setup(app):
+    app.connect("env-before-read-docs", _note("read-start"), priority=900)
+    app.connect("doctree-read", _note("reading"))
+    app.connect("html-page-context", _note("writing"))
+"""
+
+PHASES_PROBE = """
+import gc, json, sys
+from sphinx.cmd.build import build_main
+before = list(gc.get_threshold())
+status = build_main(["-b", "html", "-q", "-W", "-d", sys.argv[2] + "/doctrees", sys.argv[1],
+                     sys.argv[2] + "/html"])
+assert status == 0, status
+print(json.dumps([before, list(gc.get_threshold())]))
+"""
+
+
+@pytest.mark.parametrize("gc_freeze", [True, False])
+def test_reading_makes_no_full_collection_and_writing_starts_frozen(tmp_path, gc_freeze) -> None:
+    """``gc_freeze`` (labhandbook.process): while pages are read the collector makes young
+    collections only (its third threshold held), and writing begins with what reading made
+    frozen too; after the build the thresholds are what they were."""
+    import json
+
+    from conftest import ROOTS, copy_project
+
+    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n'
+                    + RECORD_PHASES)
+    run = subprocess.run([sys.executable, "-c", PHASES_PROBE, str(src), str(tmp_path / "out")],
+                         capture_output=True, text=True, check=True)
+    before, after = json.loads(run.stdout.strip().splitlines()[-1])
+    seen = json.loads((tmp_path / "out" / "gc-phases").read_text())
+    assert after == before
+    if gc_freeze:
+        assert seen["reading"][1][2] > 10**6 and seen["reading"][1][:2] == before[:2]
+        assert seen["writing"][1] == before
+        assert seen["writing"][0] > seen["read-start"][0] > 0
+    else:
+        assert seen["reading"][1] == before and seen["writing"][1] == before
+        assert seen["writing"][0] == 0
