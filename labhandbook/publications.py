@@ -201,18 +201,24 @@ def pub_classes(registry: Any, pub: Any) -> list[str]:
             + [f"lh-area-{a}" for a in areas])
 
 
-def filter_bar(registry: Any, lib: Library) -> TrustedHTML:
-    """Filter the canonical list by area, member and type in the browser (no server needed)."""
+def filter_bar(registry: Any, lib: Library, keys: list[str] | None = None) -> TrustedHTML:
+    """Filter the canonical list by area, member and type in the browser (no server needed).
+
+    The types and members offered are those of the entries the page shows (``keys``; all of
+    the list by default), so that no choice empties the page; a page of one year does not
+    change when another year gets a type or a member it had not had."""
     def select(name: str, label: str, options: list[tuple[str, str]]) -> str:
         opts = "".join(f'<option value="{html.escape(v)}">{html.escape(t)}</option>'
                        for v, t in options)
         return (f'<label>{label} <select data-lh-filter="{name}">'
                 f'<option value="">All</option>{opts}</select></label>')
 
-    shown = {lib.pubs[k].kind for k in lib.ordered()}
+    listed = lib.ordered() if keys is None else keys
+    shown = {lib.pubs[k].kind for k in listed}
     kinds = [(k, KINDS[k]) for k in KINDS if k in shown]
-    people = [(s, registry.people[s].name) for s in registry.ordered_people()
-              if s in lib.by_person]
+    members = (lib.by_person if keys is None
+               else {m for k in keys for m in lib.pubs[k].members})
+    people = [(s, registry.people[s].name) for s in registry.ordered_people() if s in members]
     areas = sorted(((s, a.title) for s, a in registry.areas.items()),
                    key=lambda t: t[1].casefold())
     markup = ('<form class="lh-filter" role="search" aria-label="Filter publications">'
@@ -288,13 +294,16 @@ class PublicationIndex(SphinxDirective):
                              ". ", download, classes=["lh-pub-count"]))
         out.append(bar_chart(year_counts(lib, lib.ordered()), "Publications per year",
                              "pubs-per-year"))
-        out.append(filter_bar(get_registry(env), lib))
         lab = self.config._labhandbook  # type: ignore[attr-defined]
         earlier: list[int] = []
         if env.docname == lab.publications_page:
             # Kept per document by Sphinx's metadata collector (cleared when it is re-read).
             env.metadata[env.docname][INDEX_MARK] = True
             earlier = split_years(lib, lab.publications_per_page)[1]
+        shown = None if not earlier else [
+            k for year, kinds in groups.items() if year not in earlier
+            for keys in kinds.values() for k in keys]
+        out.append(filter_bar(get_registry(env), lib, shown))
         for year, kinds in groups.items():
             if year in earlier:
                 continue  # on a page of its own (html-collect-pages)
@@ -470,17 +479,16 @@ def _collect_year_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]
     earlier = list(pages)
     note_outputs(app, [app.builder.get_target_uri(p) for p in pages.values()])
     site = _site_digest(app)
-    # the filter bar names the types, members and areas of the whole library: one more
-    # type or member changes every year's page
-    bar = filter_bar(registry, lib)
     shared = fingerprint(site, earlier, [y for y in groups if y not in pages],
                          registry.digest("names"), registry.digest("roster"),
-                         registry.digest("area-titles"), bar.astext())
+                         registry.digest("area-titles"))
     for year, pagename in pages.items():
         keys = [k for kind in KINDS for k in groups[year].get(kind, [])]
         if any(k not in cites for k in keys):
             continue  # the bibliography is not on the publications page: nothing to show
-        digest = fingerprint(shared, lib.digest_of(keys),
+        # the year's types and members, and the areas of the lab
+        bar = filter_bar(registry, lib, keys)
+        digest = fingerprint(shared, lib.digest_of(keys), bar.astext(),
                              [year_anchor(k, cites[k].citation_id) for k in keys])
         target = Path(app.outdir, app.builder.get_target_uri(pagename))
         if outputs_current(app, f"year-page:{pagename}", digest, [target]):
