@@ -459,8 +459,9 @@ def test_the_environment_loads_with_the_collector_off(tmp_path: Path, gc_freeze:
 def test_paper_pages_keep_the_themes_components(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Paper pages after the first of a build take the theme's component lists from the
-    first (``papers._hold_theme_sections``): the pages are the same, byte for byte, as the
-    theme working them out on every page."""
+    first (``papers._hold_theme_sections``) and the stylesheet and script tags too
+    (``papers._shared_asset_tags``): the pages are the same, byte for byte, as the theme and
+    Sphinx working them out on every page."""
     from conftest import ROOTS, copy_project, sphinx_build
 
     import labhandbook.papers as papers
@@ -474,12 +475,22 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
         if papers.HELD_KEY in context:
             held.append(pagename)
 
+    made: list[str] = []  # tags made by Sphinx's own functions on paper pages
+    memo_tag = papers._memo_tag
+
+    def counting_memo(memo, tag):  # type: ignore[no-untyped-def]
+        return memo_tag(memo, lambda asset: made.append(str(asset)) or tag(asset))
+
     monkeypatch.setattr(papers, "_hold_theme_sections", counted)
+    monkeypatch.setattr(papers, "_memo_tag", counting_memo)
     adapted = sphinx_build(src, tmp_path / "adapted")
     monkeypatch.setattr(papers, "_hold_theme_sections", lambda *args: None)
+    monkeypatch.setattr(papers, "_shared_asset_tags", lambda *args: None)
     plain = sphinx_build(src, tmp_path / "plain")
     pages = sorted(p.name for p in (adapted.outdir / "papers").glob("*.html"))
     assert len(pages) > 3 and len(held) == len(pages) - 1
+    # each stylesheet and script of paper pages made once per build, not once per page
+    assert made and len(made) == len(set(made)), made
     assert sorted(p.name for p in (plain.outdir / "papers").glob("*.html")) == pages
     for name in pages:
         assert (adapted.outdir / "papers" / name).read_text(encoding="utf-8") == \
