@@ -730,3 +730,53 @@ def test_the_publications_pages_entries_are_written_once_per_application(
         assert kept[-1] == 0
     clean = cli_build(src, tmp_path / "clean-last")
     assert differences(out / "html", clean.outdir) == []
+
+
+def test_paper_pages_share_their_navigation_between_warm_builds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paper pages share one navigation (rendered once per build); ``labhandbook serve``'s
+    warm application keeps it between builds while the navigation is the same: a retitled
+    entry writes its paper page without rendering it, a retitled page renders it again, and
+    every page equals a clean build's."""
+    from conftest import ROOTS, cli_build, copy_project
+    from test_serve import _differences as differences
+
+    from labhandbook import papers
+    from labhandbook.serve import Builder
+
+    rendered: list[str] = []
+    make = papers._shared_renderer
+
+    def counting(memo: dict[str, str]):  # type: ignore[no-untyped-def]
+        inner = make(memo)
+
+        def shared(key, render):  # type: ignore[no-untyped-def]
+            rendered.append(key)
+            return inner(key, render)
+
+        return shared
+
+    monkeypatch.setattr(papers, "_shared_renderer", counting)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib = src / "bib/b.bib"
+    person = src / "people/lijun-wu.md"
+    edits = [(bib, "{Unrelated Journal Paper}", "{A Retitled Journal Paper}", False),
+             (person, "# Lijun Wu", "# Lijun Wu (retitled)", True)]
+    out = tmp_path / "serve"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok and rendered
+        for step, (path, old, new, renders) in enumerate(edits):
+            text = path.read_text(encoding="utf-8")
+            assert old in text
+            path.write_text(text.replace(old, new), encoding="utf-8")
+            rendered.clear()
+            stamp = (out / "html/papers/other2019none.html").stat().st_mtime_ns
+            result = builder.build([str(path)])
+            assert result.ok, result.problems
+            builder.wait_saved()
+            assert builder.warm_builds == step + 1
+            assert (out / "html/papers/other2019none.html").stat().st_mtime_ns != stamp
+            assert bool(rendered) == renders, (step, rendered)
+            clean = cli_build(src, tmp_path / f"clean{step}")
+            assert "exit 0" in clean.status, clean.warnings
+            assert differences(out / "html", clean.outdir) == [], step
