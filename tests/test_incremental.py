@@ -497,17 +497,10 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
             (plain.outdir / "papers" / name).read_text(encoding="utf-8"), name
 
 
-def test_each_pages_navigation_is_rendered_once_and_the_same(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
-    """The theme's navigation renders once per page (``papers._page_navigation``: its check
-    for empty components and the page share the rendering): every page is the same, byte for
-    byte, as with the navigation rendered twice, and each page's own (the current page marked)."""
-    from conftest import ROOTS, copy_project, sphinx_build
-
+def count_shared_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys ``papers._shared_renderer``'s ``lh_shared`` is asked for, as asked."""
     import labhandbook.papers as papers
 
-    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
     renders: list[str] = []
     shared = papers._shared_renderer
 
@@ -520,6 +513,21 @@ def test_each_pages_navigation_is_rendered_once_and_the_same(tmp_path: Path,
         return inner
 
     monkeypatch.setattr(papers, "_shared_renderer", counted)
+    return renders
+
+
+def test_each_pages_navigation_is_rendered_once_and_the_same(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The theme's navigation renders once per page (``papers._page_navigation``: its check
+    for empty components and the page share the rendering): every page is the same, byte for
+    byte, as with the navigation rendered twice, and each page's own (the current page marked)."""
+    from conftest import ROOTS, copy_project, sphinx_build
+
+    import labhandbook.papers as papers
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    renders = count_shared_renders(monkeypatch)
     once = sphinx_build(src, tmp_path / "once")
     monkeypatch.setattr(papers, "_page_navigation", lambda *args: None)
     twice = sphinx_build(src, tmp_path / "twice")

@@ -739,24 +739,12 @@ def test_paper_pages_share_their_navigation_between_warm_builds(
     entry writes its paper page without rendering it, a retitled page renders it again, and
     every page equals a clean build's."""
     from conftest import ROOTS, cli_build, copy_project
+    from test_incremental import count_shared_renders
     from test_serve import _differences as differences
 
-    from labhandbook import papers
     from labhandbook.serve import Builder
 
-    rendered: list[str] = []
-    make = papers._shared_renderer
-
-    def counting(memo: dict[str, str]):  # type: ignore[no-untyped-def]
-        inner = make(memo)
-
-        def shared(key, render):  # type: ignore[no-untyped-def]
-            rendered.append(key)
-            return inner(key, render)
-
-        return shared
-
-    monkeypatch.setattr(papers, "_shared_renderer", counting)
+    rendered = count_shared_renders(monkeypatch)
     src = copy_project(ROOTS / "test-publications", tmp_path / "src")
     bib = src / "bib/b.bib"
     person = src / "people/lijun-wu.md"
