@@ -1261,13 +1261,15 @@ class Broadcaster:
 def _still_open(connection: Any) -> bool:
     """Whether the other end of an event stream's socket has not closed it (nothing to read,
     or something other than the end of the stream)."""
-    import select
+    import selectors
     import socket
 
     try:
-        readable, _, _ = select.select([connection], [], [], 0)
+        with selectors.DefaultSelector() as selector:  # epoll/poll: any descriptor number
+            selector.register(connection, selectors.EVENT_READ)
+            readable = selector.select(0)
         return not readable or connection.recv(1, socket.MSG_PEEK) != b""
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # closed here (no descriptor) or reset by the browser
         return False
 
 
