@@ -1204,7 +1204,7 @@ class Broadcaster:
             self.good_id = result.id
             self.written = frozenset(os.path.realpath(p) for p in written)
             self.reloading = sum(path in self.written for path, _ in self._live_streams())
-            self.reopened = self.waiting = 0
+            self.reopened = 0
             self.version += 1
             self.cond.notify_all()
 
