@@ -539,3 +539,35 @@ def test_each_pages_navigation_is_rendered_once_and_the_same(tmp_path: Path,
             (twice.outdir / page).read_text(encoding="utf-8"), page
     written = [p for p in pages if not p.startswith(("papers/", "_"))]
     assert len(written) > 5 and len(renders) >= 2 * len(written)  # the check and the page
+
+
+
+def test_templates_are_checked_once_per_build(tmp_path: Path) -> None:
+    """Jinja does not look at a template's file again each time a page includes it
+    (``papers._templates_checked_once``), and an edited template still shows in the next
+    build (a new application, as ``make html`` and ``labhandbook serve`` start for it)."""
+    from conftest import ROOTS, cli_build, copy_project
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text(encoding="utf-8") + """
+templates_path = ["_templates"]
+
+def _probe(app):
+    from pathlib import Path
+    Path(app.outdir).parent.joinpath("auto-reload").write_text(
+        str(app.builder.templates.environment.auto_reload))
+
+def setup(app):
+    app.connect("builder-inited", _probe, priority=900)
+""", encoding="utf-8")
+    (src / "_templates").mkdir(exist_ok=True)
+    page = src / "_templates" / "page.html"
+    page.write_text('{% extends "!page.html" %}\n', encoding="utf-8")
+    built = cli_build(src, tmp_path / "out")
+    assert built.status.endswith("exit 0"), built.warnings
+    assert (tmp_path / "out" / "auto-reload").read_text() == "False"
+    page.write_text('{% extends "!page.html" %}{% block body %}lh-template-mark {{ super() }}'
+                    "{% endblock %}\n", encoding="utf-8")
+    again = cli_build(src, tmp_path / "out")
+    assert "lh-template-mark" in again.html("index.html")
