@@ -29,7 +29,7 @@ So, with ``gc_freeze`` on (the default):
   third threshold of :func:`gc.set_threshold` is held out of reach): what reading makes is the
   doctrees and the environment's data, alive until written, and the freeze above leaves the
   collector counting only the objects made since, so it walked the growing heap of read pages
-  every tenth young collection (seven full passes, about 0.7 s of a 16 s clean build at lab
+  every tenth young collection (five full passes, about 0.55 s of a 16 s clean build at lab
   scale, benchmarks/README.md);
 * when writing begins (``write-started``), the thresholds are given back and the read heap is
   frozen too: the doctrees waiting to be written and every page's data are long-lived, and the
@@ -37,7 +37,7 @@ So, with ``gc_freeze`` on (the default):
   garbage) walked them each time (0.16-0.44 s a pass); now they walk what writing made. A
   written doctree dropped by Sphinx (a cycle of parent links) stays in memory until the
   build has finished: all of them were alive together when reading ended, so the peak hardly
-  moves (220 MB at lab scale either way);
+  moves (213 -> 215 MiB at lab scale);
 * when the build has finished (``build-finished``), :func:`gc.unfreeze` gives them back, so a
   build inside a long-lived process (tests, a preview server) leaves the collector as it was;
 * while the interpreter shuts down (an ``atexit`` hook), they are frozen again, so that the
