@@ -10,9 +10,11 @@ toctree. Three things on unchanged pages move all the same:
 * the toctrees in a page's body, which show section headings of the pages they reach through
   nested toctrees (the home page shows an area page's headings through the research index);
 * ``{cite}`` links: sphinxcontrib-bibtex numbers the citations of the canonical list
-  (``publications.html#idNN``) over the whole list, so one added entry renumbers the others.
+  (``publications.html#idNN``) over the whole list, so one added entry renumbers the others;
+* the ``?v=`` checksum Sphinx adds to every page's stylesheet and script links, when the
+  lab edits its own stylesheet or script in ``_static/`` (or the theme's change).
 
-All three are handled at ``env-updated`` (a documented event whose return value lists
+All four are handled at ``env-updated`` (a documented event whose return value lists
 documents to write again, without reading them). Outputs of removed pages (HTML, ``_sources``
 copy, feeds, .bib downloads) are deleted at ``build-finished`` from a manifest of what the
 last build made.
@@ -21,6 +23,8 @@ last build made.
 from __future__ import annotations
 
 import json
+import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -40,6 +44,9 @@ if TYPE_CHECKING:
 NAV_ATTR = "labhandbook_nav"
 HEADINGS_ATTR = "labhandbook_headings"
 CITES_ATTR = "labhandbook_cite_targets"
+ASSETS_ATTR = "labhandbook_assets"
+#: Files whose links carry Sphinx's ``?v=`` checksum (``*_t`` are templates of such files).
+ASSET_SUFFIXES = (".css", ".js", ".mjs", ".css_t", ".js_t", ".css.jinja", ".js.jinja")
 MANIFEST_FILE = "labhandbook-manifest.json"
 #: Per application, never pickled: what each page's table of contents gave (:func:`_toc_part`).
 TOC_PARTS_ATTR = "labhandbook_toc_parts"
@@ -137,9 +144,69 @@ def citation_targets(app: Sphinx, env: BuildEnvironment) -> dict[str, list[str]]
             for c in domain.citations}
 
 
+def assets_digest(app: Sphinx) -> str:
+    """What the ``?v=`` checksums of every page's stylesheet and script links are made of:
+    the ``.css`` and ``.js`` files of the theme's static folders and of ``html_static_path``
+    (Sphinx writes a page again when its source, settings or templates changed, never when a
+    static file did). The lab's own folders (relative paths in ``conf.py``) by content;
+    installed ones (the theme's, 2 MB; extensions add theirs as absolute paths) by size and
+    modification time, which an install changes."""
+    folders: list[tuple[Path, bool]] = []
+    theme = getattr(app.builder, "theme", None)
+    if theme is not None:
+        folders += [(Path(d, "static"), False) for d in theme.get_theme_dirs()]
+    folders += [(Path(app.confdir, d), not Path(d).is_absolute())
+                for d in app.config.html_static_path]
+    found: list[tuple[str, int, int]] = []
+    for folder, own in folders:
+        for path in _asset_files(folder):
+            try:
+                if own:
+                    with open(path, "rb") as f:
+                        found.append((path, zlib.crc32(f.read()), 0))
+                else:
+                    st = os.stat(path)
+                    found.append((path, st.st_size, st.st_mtime_ns))
+            except OSError:  # a broken link
+                continue
+    return fingerprint(found)
+
+
+def _asset_files(folder: Path) -> list[str]:
+    """The stylesheets and scripts under ``folder`` (or ``folder`` itself), sorted."""
+    if folder.is_file():
+        return [str(folder)]
+    out = []
+    for base, _dirs, names in os.walk(folder, followlinks=True):
+        out += [os.path.join(base, n) for n in names
+                if n.endswith(ASSET_SUFFIXES) and os.path.isfile(os.path.join(base, n))]
+    return sorted(out)
+
+
+def _forget_asset_checksums() -> None:
+    """Adapter: Sphinx caches each asset's ``?v=`` checksum for the life of the process
+    (``sphinx.builders.html._assets._file_checksum_inner``, ``functools.cache``), so a
+    long-lived process (``labhandbook serve``, tests) would link an edited stylesheet with its
+    old checksum. Breaks if Sphinx renames the function or drops the cache: then nothing is
+    cleared (a new checksum needs a new process, as before);
+    ``test_an_edited_stylesheet_is_linked_with_its_new_checksum`` builds twice in one process."""
+    try:
+        from sphinx.builders.html import _assets
+    except ImportError:
+        return
+    clear = getattr(getattr(_assets, "_file_checksum_inner", None), "cache_clear", None)
+    if callable(clear):
+        clear()
+
+
 def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """Unchanged pages whose output changes all the same (navigation, headings shown by
-    toctrees, citation anchors)."""
+    toctrees, citation anchors, asset checksums)."""
+    assets = assets_digest(app)
+    old_assets = getattr(env, ASSETS_ATTR, None)
+    setattr(env, ASSETS_ATTR, assets)
+    if old_assets != assets:
+        _forget_asset_checksums()
     parts: TocParts = app.__dict__.setdefault(TOC_PARTS_ATTR, {})
     headings = heading_digests(env, parts)
     nav = navigation_digest(env, parts)
@@ -150,7 +217,8 @@ def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
     targets = citation_targets(app, env)
     old: dict[str, list[str]] = getattr(env, CITES_ATTR, {})
     setattr(env, CITES_ATTR, targets)
-    if old_nav is not None and old_nav != nav:
+    if (old_nav is not None and old_nav != nav) or (old_assets is not None
+                                                    and old_assets != assets):
         return sorted(env.found_docs)
     out: set[str] = set()
     if old_headings is not None:

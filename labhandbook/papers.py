@@ -242,17 +242,19 @@ class PaperRenderer:
 
 
 def _site_digest(app: Sphinx) -> str:
-    """What every paper page shows besides its entry: the navigation, the settings and
-    templates of the HTML build, and the extension's version (its code, templates and static
-    files: a stylesheet another module adds to every page renders the pages again)."""
+    """What every paper page shows besides its entry: the navigation, the checksums of its
+    stylesheets and scripts, the settings and templates of the HTML build, and the
+    extension's version (its code, templates and static files: a stylesheet another module
+    adds to every page renders the pages again)."""
     from . import code_version
-    from .incremental import NAV_ATTR, navigation_digest
+    from .incremental import ASSETS_ATTR, NAV_ATTR, assets_digest, navigation_digest
 
     env, builder = app.env, app.builder
     templates = getattr(builder, "templates", None)
     # worked out at env-updated, before pages are collected (incremental.py)
     nav = getattr(env, NAV_ATTR, None) or navigation_digest(env)
-    parts = [nav, _settings(app.config), sorted(app.tags),
+    assets = getattr(env, ASSETS_ATTR, None) or assets_digest(app)
+    parts = [nav, assets, _settings(app.config), sorted(app.tags),
              templates.newest_template_mtime() if templates else 0, code_version()]
     return fingerprint(*parts)
 

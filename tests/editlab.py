@@ -4,8 +4,8 @@
 touches only the files whose text changed (so Sphinx sees exactly the edit). ``EDITS`` are the
 ordinary contributions of a lab: person fields, people and areas added and removed, area titles,
 section headings, BibTeX entries added, moved between files, removed and retitled, a .bib file
-deleted, news items and ``conf.py`` settings. Every edit keeps the lab valid: the builds must not
-warn.
+deleted, news items, ``conf.py`` settings and the lab's own stylesheet. Every edit keeps the lab
+valid: the builds must not warn.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class Lab:
     bibs: dict[str, list[Entry]] = field(default_factory=dict)  #: file name -> entries
     settings: dict[str, str] = field(default_factory=dict)  #: conf.py assignments
     index_cites: list[str] = field(default_factory=list)
+    #: ``_static/lab.css``, linked from every page (``html_css_files``)
+    stylesheet: str = ".lh-lab { color: #123456; }\n"
     #: page ("people/x", "research/y") -> its section headings (``##``)
     headings: dict[str, list[str]] = field(default_factory=dict)
     counter: int = 0
@@ -80,6 +82,7 @@ class Lab:
                          + "\n```{toctree}\npeople/index\nresearch/index\npublications\nnews\n"
                          "```\n"),
             "publications.md": "# Publications\n\n```{publication-index}\n```\n",
+            "_static/lab.css": self.stylesheet,
             "news.md": "# News\n\n```{news}\n```\n",
             "people/index.md": ("# People\n\n```{people-directory}\n```\n\n```{toctree}\n"
                                 ":hidden:\n:glob:\n\n*\n```\n"),
@@ -121,6 +124,7 @@ def initial() -> Lab:
     lab = Lab(settings={"project": '"Edit lab"', "extensions": '["labhandbook"]',
                         "html_theme": '"sphinx_book_theme"',
                         "html_baseurl": '"https://lab.example.org/"',
+                        "html_static_path": '["_static"]', "html_css_files": '["lab.css"]',
                         # Few entries a page: earlier years get pages of their own, and
                         # entries move between them as years fill up.
                         "labhandbook": '{"lab_name": "Edit lab", "publications_per_page": 2}'})
@@ -349,6 +353,12 @@ def setting(lab: Lab, rng: random.Random) -> str:
     return f"conf.py: {what}"
 
 
+def stylesheet(lab: Lab, rng: random.Random) -> str:
+    """The lab's own stylesheet edited: every page links it with a checksum of its content."""
+    lab.stylesheet = f".lh-lab {{ color: #{rng.randrange(1 << 24):06x}; }}\n"
+    return "_static/lab.css edited"
+
+
 EDITS: list[Edit] = [person_field, person_field, add_person, remove_person, add_area,
                      remove_area, area_title, section_heading, add_entry, add_entry, remove_entry,
-                     move_entry, retitle_entry, delete_bib, news_item, setting]
+                     move_entry, retitle_entry, delete_bib, news_item, setting, stylesheet]

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -571,3 +572,41 @@ def setup(app):
                     "{% endblock %}\n", encoding="utf-8")
     again = cli_build(src, tmp_path / "out")
     assert "lh-template-mark" in again.html("index.html")
+def test_an_edited_stylesheet_is_linked_with_its_new_checksum(tmp_path: Path) -> None:
+    """Sphinx links a lab's stylesheet with a ``?v=`` checksum of its content but writes no
+    page again when only the file changed: every page and paper page must follow it, in a
+    new process (``make html``) and in a long-lived one (Sphinx caches checksums)."""
+    def css(color: str) -> str:
+        return f".lh-lab {{ color: {color}; }}\n"
+
+    def prepare(src: Path) -> None:
+        (src / "_static").mkdir(exist_ok=True)
+        (src / "_static/lab.css").write_text(css("#111"), encoding="utf-8")
+        with (src / "conf.py").open("a", encoding="utf-8") as conf:
+            conf.write('\nhtml_static_path = ["_static"]\nhtml_css_files = ["lab.css"]\n')
+
+    def edit(src: Path) -> None:
+        (src / "_static/lab.css").write_text(css("#222"), encoding="utf-8")
+
+    def link(page: Path) -> str | None:
+        found = re.search(r"lab\.css\?v=\w+", page.read_text(encoding="utf-8"))
+        return found[0] if found else None
+
+    inc, clean, _ = two_builds(tmp_path, edit, prepare=prepare)
+    paper = next((clean / "papers").glob("*.html")).relative_to(clean).as_posix()
+    expected = f"lab.css?v={zlib.crc32(css('#222').encode()):08x}"
+    for page in ("index.html", "people/lijun-wu.html", paper):
+        assert link(clean / page) == expected
+        assert link(inc / page) == expected, page
+    assert differences(inc, clean) == []
+
+    # One process, two builds of one output: the second links the new checksum.
+    from conftest import sphinx_build
+
+    src, out = tmp_path / "src", tmp_path / "inproc"
+    for color in ("#333", "#444"):
+        (src / "_static/lab.css").write_text(css(color), encoding="utf-8")
+        done = sphinx_build(src, out, fresh=False)
+        assert done.exit == 0 and not done.warnings, done.warnings
+        assert link(done.outdir / "index.html") == (
+            f"lab.css?v={zlib.crc32(css(color).encode()):08x}")
