@@ -144,6 +144,17 @@ def citation_targets(app: Sphinx, env: BuildEnvironment) -> dict[str, list[str]]
             for c in domain.citations}
 
 
+def static_folders(app: Sphinx) -> list[tuple[Path, bool]]:
+    """The folders the HTML builder copies into ``_static/``, in its order (the theme's, its
+    parent themes' first, then ``html_static_path``), each with whether it is the lab's own
+    (a relative path in ``conf.py``; extensions add theirs as absolute paths)."""
+    theme = getattr(app.builder, "theme", None)
+    folders = ([(Path(d, "static"), False) for d in reversed(theme.get_theme_dirs())]
+               if theme is not None else [])
+    return folders + [(Path(app.confdir, d), not Path(d).is_absolute())
+                      for d in app.config.html_static_path]
+
+
 def assets_digest(app: Sphinx) -> str:
     """What the ``?v=`` checksums of every page's stylesheet and script links are made of:
     the ``.css`` and ``.js`` files of the theme's static folders and of ``html_static_path``
@@ -151,14 +162,8 @@ def assets_digest(app: Sphinx) -> str:
     static file did). The lab's own folders (relative paths in ``conf.py``) by content;
     installed ones (the theme's, 2 MB; extensions add theirs as absolute paths) by size and
     modification time, which an install changes."""
-    folders: list[tuple[Path, bool]] = []
-    theme = getattr(app.builder, "theme", None)
-    if theme is not None:
-        folders += [(Path(d, "static"), False) for d in theme.get_theme_dirs()]
-    folders += [(Path(app.confdir, d), not Path(d).is_absolute())
-                for d in app.config.html_static_path]
     found: list[tuple[str, int, int]] = []
-    for folder, own in folders:
+    for folder, own in static_folders(app):
         for path in _asset_files(folder):
             try:
                 if own:

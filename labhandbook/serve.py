@@ -341,10 +341,11 @@ class StaticFiles:
     def _inputs_key(app: Any) -> str | None:
         import hashlib
 
+        from .incremental import static_folders
+
         builder = app.builder
         try:
-            folders = [Path(d, "static") for d in reversed(builder.theme.get_theme_dirs())]
-            folders += [Path(app.confdir, d) for d in app.config.html_static_path]
+            folders = [folder for folder, _own in static_folders(app)]
             files = [Path(app.confdir, f) for f in (app.config.html_logo,
                                                      app.config.html_favicon)
                      if f and "://" not in str(f)]

@@ -131,27 +131,32 @@ def setup(app):
 """
 
 
+def gc_probe(tmp_path, gc_freeze: bool, record: str, probe: str) -> str:
+    """Build a copy of ``test-basic`` whose ``conf.py`` sets ``gc_freeze`` and adds ``record``
+    (an extension noting the collector's state), in a new process running ``probe``; its
+    output."""
+    from conftest import ROOTS, copy_project
+
+    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n' + record)
+    return subprocess.run([sys.executable, "-c", probe, str(src), str(tmp_path / "out")],
+                          capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.parametrize("gc_freeze", [True, False])
 def test_the_loaded_heap_is_frozen_during_the_build_and_at_exit_only(tmp_path,
                                                                    gc_freeze) -> None:
     """``gc_freeze`` (labhandbook.process): frozen once the environment is loaded, unfrozen
     when the build has finished (a long-lived process gets its collector back), frozen again
     by the exit hook; switched off, never frozen."""
-    from conftest import ROOTS, copy_project
-
-    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
-    conf = src / "conf.py"
-    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n'
-                    + RECORD_FREEZE)
-    run = subprocess.run([sys.executable, "-c", FREEZE_PROBE, str(src), str(tmp_path / "out")],
-                         capture_output=True, text=True, check=True)
-    during, after, at_exit = map(int, run.stdout.split()[-3:])
+    during, after, at_exit = map(int, gc_probe(tmp_path, gc_freeze, RECORD_FREEZE,
+                                               FREEZE_PROBE).split()[-3:])
     assert after == 0
     if gc_freeze:
         assert during > 10_000 and at_exit > 10_000
     else:
         assert during == 0 and at_exit == 0
-
 
 
 RECORD_PHASES = """
@@ -189,15 +194,8 @@ def test_reading_makes_no_full_collection_and_writing_starts_frozen(tmp_path, gc
     frozen too; after the build the thresholds are what they were."""
     import json
 
-    from conftest import ROOTS, copy_project
-
-    src = copy_project(ROOTS / "test-basic", tmp_path / "src")
-    conf = src / "conf.py"
-    conf.write_text(conf.read_text() + f'labhandbook["gc_freeze"] = {gc_freeze}\n'
-                    + RECORD_PHASES)
-    run = subprocess.run([sys.executable, "-c", PHASES_PROBE, str(src), str(tmp_path / "out")],
-                         capture_output=True, text=True, check=True)
-    before, after = json.loads(run.stdout.strip().splitlines()[-1])
+    out = gc_probe(tmp_path, gc_freeze, RECORD_PHASES, PHASES_PROBE)
+    before, after = json.loads(out.strip().splitlines()[-1])
     seen = json.loads((tmp_path / "out" / "gc-phases").read_text())
     assert after == before
     if gc_freeze:
