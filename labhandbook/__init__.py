@@ -42,6 +42,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     """Register the extension with Sphinx."""
     from .assets import setup_assets
     from .charts import setup_charts
+    from .citations import setup_citations
     from .config import setup_config
     from .directives import setup_directives
     from .environment import setup_environment
@@ -60,6 +61,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_environment(app)
     setup_directives(app)
     setup_publications(app)
+    setup_citations(app)
     setup_papers(app)
     setup_pagemeta(app)
     setup_charts(app)

@@ -768,3 +768,63 @@ def test_paper_pages_share_their_navigation_between_warm_builds(
             clean = cli_build(src, tmp_path / f"clean{step}")
             assert "exit 0" in clean.status, clean.warnings
             assert differences(out / "html", clean.outdir) == [], step
+
+
+def test_sphinxcontrib_bibtexs_pass_is_kept_while_what_it_reads_is_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sphinxcontrib-bibtex works out every citation at ``env-updated``; in ``labhandbook
+    serve``'s warm application a build whose bibliographies, ``{cite}``\\s, entries and library
+    are the last pass's keeps that pass (a prose save), and any of them changed runs it again
+    (a new ``{cite}``, a new entry, a retitled entry, a member's new spelling); a new
+    application runs it. Each build's pages equal a clean build's."""
+    from conftest import ROOTS, cli_build, copy_project
+    from sphinxcontrib.bibtex.domain import BibtexDomain
+    from test_incremental import NEW_ENTRY
+    from test_serve import _differences as differences
+
+    from labhandbook.citations import KeptCitations
+    from labhandbook.serve import Builder
+
+    passes: list[str] = []
+    formatted = BibtexDomain.get_formatted_entries
+
+    def counted(self, key, *args):  # type: ignore[no-untyped-def]
+        passes.append(key.docname)
+        return formatted(self, key, *args)
+
+    monkeypatch.setattr(BibtexDomain, "get_formatted_entries", counted)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib, page = src / "bib/b.bib", src / "research/molecules.md"
+    person = src / "people/lijun-wu.md"
+    original = bib.read_text(encoding="utf-8")
+    edits = [  # (file, new text, whether the pass runs again)
+        (person, person.read_text(encoding="utf-8") + "\nA new sentence.\n", False),
+        (page, page.read_text(encoding="utf-8") + "\nSee {cite:p}`wu2021drop`.\n", True),
+        (person, person.read_text(encoding="utf-8") + "\nAnother sentence.\n", False),
+        (bib, original + "\n" + NEW_ENTRY, True),
+        (bib, original.replace("{Unrelated Journal Paper}", "{A Retitled Journal Paper}"), True),
+        (person, person.read_text(encoding="utf-8").replace(
+            "role: researcher\n", 'role: researcher\nbib_names: ["Nobody, Somebody"]\n', 1),
+         True),
+        (page, page.read_text(encoding="utf-8"), True),
+    ]
+    out = tmp_path / "serve"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok and passes == ["publications"]
+        assert isinstance(builder._app.env.get_domain("cite"), KeptCitations)
+        for step, (path, text, again) in enumerate(edits):
+            passes.clear()
+            path.write_text(text, encoding="utf-8")
+            result = builder.build([str(path)])
+            assert result.ok, result.problems
+            builder.wait_saved()
+            assert builder.warm_builds == step + 1
+            assert passes == (["publications"] if again else []), step
+            clean = cli_build(src, tmp_path / f"clean{step}")
+            assert "exit 0" in clean.status, clean.warnings
+            assert differences(out / "html", clean.outdir) == [], step
+    passes.clear()
+    with Builder(src, out / "html", out / "doctrees") as builder:  # from the pickle
+        person.write_text(person.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+        assert builder.build([str(person)]).ok
+        assert passes == ["publications"]
