@@ -363,8 +363,8 @@ def _collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     # Paper pages are not in any toctree and all live in one folder, so the theme's sidebar
     # navigation is the same HTML for every one of them: render it once per build.
     shared = _shared_renderer({})
-    sections: dict[str, Any] = {}  # the theme's component lists, worked out once (THEME_SECTIONS)
-    tags: dict[str, dict[Any, str]] = {}  # each stylesheet's and script's tag, made once
+    sections: dict[str, Any] = BuildMemo()  # the theme's component lists, once (THEME_SECTIONS)
+    tags: dict[str, dict[Any, str]] = BuildMemo()  # each stylesheet's and script's tag, once
     for key in todo:
         # The title reaches the theme as HTML, as a source page's title does (escaped text);
         # the theme writes ``pagetitle`` as it is (into the print-only <h1>).
@@ -497,7 +497,10 @@ TAG_FUNCTIONS = ("css_tag", "js_tag")
 
 def _asset_key(asset: Any) -> Any:
     """What an asset's tag is made from: its file and attributes (``None`` when the asset is
-    of a kind this does not know: its tag is made every time)."""
+    of a kind this does not know, or has no file: its tag is made every time). An inline
+    script (no file, a ``body``; the theme adds one naming the page to every page) costs
+    nothing to write and is different on every page: kept, it grew the memo by one entry a
+    page."""
     if isinstance(asset, str):
         return ("str", asset)
     attributes = getattr(asset, "attributes", None)
@@ -506,8 +509,20 @@ def _asset_key(asset: Any) -> Any:
     if not all(isinstance(v, str | None) for v in attributes.values()):
         return None
     filename = getattr(asset, "filename", None)
-    return (type(asset).__name__, os.fspath(filename) if filename else "",
+    if not filename:
+        return None
+    return (type(asset).__name__, os.fspath(filename),
             tuple(sorted(attributes.items(), key=lambda kv: str(kv[0]))))
+
+
+class BuildMemo(dict[Any, Any]):
+    """A per-build memo carried in paper pages' template context, written short by ``repr``:
+    Sphinx's ``EventManager.emit`` logs ``repr`` of every event's arguments, the whole context
+    at each ``html-page-context``, whether or not debug logging is on (Sphinx 9.0), so a memo
+    that is ``repr``-ed in full is ``repr``-ed once per paper page."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} entries>"
 
 
 def _memo_tag(memo: dict[Any, str], tag: Any) -> Any:
@@ -540,7 +555,7 @@ def _shared_asset_tags(app: Sphinx, pagename: str, templatename: str, context: d
         return
     for name in TAG_FUNCTIONS:
         if callable(context.get(name)):
-            context[name] = _memo_tag(memo.setdefault(name, {}), context[name])
+            context[name] = _memo_tag(memo.setdefault(name, BuildMemo()), context[name])
 
 
 def _templates_checked_once(app: Sphinx) -> None:

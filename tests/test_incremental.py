@@ -476,11 +476,15 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
         if papers.HELD_KEY in context:
             held.append(pagename)
 
-    made: list[str] = []  # tags made by Sphinx's own functions on paper pages
+    made: list[str] = []  # tags of files made by Sphinx's own functions on paper pages
     memo_tag = papers._memo_tag
 
     def counting_memo(memo, tag):  # type: ignore[no-untyped-def]
-        return memo_tag(memo, lambda asset: made.append(str(asset)) or tag(asset))
+        def counted_tag(asset):  # type: ignore[no-untyped-def]
+            if isinstance(asset, str) or getattr(asset, "filename", None):
+                made.append(str(asset))
+            return tag(asset)
+        return memo_tag(memo, counted_tag)
 
     monkeypatch.setattr(papers, "_hold_theme_sections", counted)
     monkeypatch.setattr(papers, "_memo_tag", counting_memo)
@@ -496,6 +500,41 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
     for name in pages:
         assert (adapted.outdir / "papers" / name).read_text(encoding="utf-8") == \
             (plain.outdir / "papers" / name).read_text(encoding="utf-8"), name
+
+
+def test_paper_pages_memos_stay_the_size_of_one_page(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's memo of tags that paper pages carry in their template context
+    (``papers._shared_asset_tags``) holds what every page shares, never a page's own: the
+    theme adds an inline script naming the page to each one, and memoised it grew the memo by
+    an entry a page. Sphinx formats ``repr`` of the whole context at every
+    ``html-page-context`` (a debug message, shown or not), so that memo cost time in proportion
+    to the pages squared (1.6 s of a lab-scale clean build, 1000 paper pages); a memo's
+    ``repr`` is short."""
+    from conftest import ROOTS, copy_project, sphinx_build
+
+    import labhandbook.papers as papers
+
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    seen: list[tuple[str, dict[str, int], int, bool]] = []
+    shared_tags = papers._shared_asset_tags
+
+    def recorded(app, pagename, templatename, context, doctree):  # type: ignore[no-untyped-def]
+        shared_tags(app, pagename, templatename, context, doctree)
+        memos = context.get(papers.TAGS_KEY)
+        if memos is not None:  # what the pages before this one left in the memos
+            seen.append((pagename, {n: len(m) for n, m in memos.items()},
+                         max(map(len, map(repr, memos.values())), default=0),
+                         all(key[1] for m in memos.values() for key in m if key[0] != "str")))
+
+    monkeypatch.setattr(papers, "_shared_asset_tags", recorded)
+    build = sphinx_build(src, tmp_path / "out")
+    pages = sorted(p.name for p in (build.outdir / "papers").glob("*.html"))
+    assert len(seen) == len(pages) > 3
+    assert seen[1][1] and set(seen[1][1]) == set(papers.TAG_FUNCTIONS)
+    assert all(files for *_, files in seen), seen  # only assets with a file are kept
+    assert all(sizes == seen[1][1] for _, sizes, *_ in seen[1:]), seen
+    assert all(length < 100 for _, _, length, _ in seen), seen
 
 
 def count_shared_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
