@@ -37,6 +37,7 @@ import stat
 import sys
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 PREFIX = "/__labhandbook__/"
 #: Every file is stale at once: the browser asks with its ``ETag`` on every load.
 REVALIDATE = "max-age=0, must-revalidate"
+#: A file whose URL names its bytes (:meth:`PreviewHandler._lasting`): kept by the browser
+#: without asking again; other bytes come under another URL.
+LASTING = "max-age=31536000, immutable"
 EVENTS = PREFIX + "events"
 CLIENT = PREFIX + "reload.js"
 #: Folders never watched: build output, environments, tool caches, version control.
@@ -793,9 +797,15 @@ class Builder:
         from sphinx.application import Sphinx
         from sphinx.util.docutils import docutils_namespace, patch_docutils
 
+        from .incremental import _forget_asset_checksums
         from .search import DEFER_ATTR
 
         self._drop_app()
+        # Sphinx keeps each asset's ``?v=`` checksum for the life of the process, and a new
+        # application comes after a save that may change a file it renders from settings
+        # (``documentation_options.js``): the server lets browsers keep a ``?v=`` file as
+        # long as it likes (PreviewHandler._lasting), so the pages must name the new bytes.
+        _forget_asset_checksums()
         self._streams = status, warnings = io.StringIO(), io.StringIO()
         scope = contextlib.ExitStack()
         scope.enter_context(patch_docutils(self.srcdir))
@@ -1313,6 +1323,48 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
+def _checksum(data: bytes) -> str:
+    """Sphinx's ``?v=`` for a file with these bytes: the CRC32 of the bytes without carriage
+    returns, none for an empty file.
+
+    Adapter: Sphinx's private ``sphinx.builders.html._assets._file_checksum`` makes it (Sphinx
+    7.1+, 9.0 checked). Breaks if Sphinx changes how: no ``?v=`` matches, every file is
+    revalidated as before (slower reloads, nothing stale); ``tests/test_serve.py`` compares
+    the two."""
+    data = data.translate(None, b"\r")
+    return f"{zlib.crc32(data):08x}" if data else ""
+
+
+@functools.cache
+def _client_bytes() -> bytes:
+    return CLIENT_JS.replace("%(events)s", EVENTS).encode()
+
+
+@functools.cache
+def _client_version() -> str:
+    return _checksum(_client_bytes())
+
+
+def _theme_static() -> Path | None:
+    """pydata-sphinx-theme's static folder, whose ``?digest=`` URLs the theme's template
+    names (``webpack-macros.html``); ``None`` without the theme."""
+    try:
+        import pydata_sphinx_theme
+    except ImportError:
+        return None
+    return Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+
+
+@functools.lru_cache(maxsize=4)
+def _theme_digests(macros: str, stamp: tuple[int, int]) -> frozenset[str]:
+    """The ``?digest=`` values the theme's template ``macros`` (as of ``stamp``) writes."""
+    try:
+        text = Path(macros).read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(re.findall(r"\?digest=([0-9A-Za-z]+)", text))
+
+
 def _matches(header: str | None, etag: str) -> bool:
     """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110)."""
     if not header:
@@ -1325,16 +1377,19 @@ class PreviewHandler(SimpleHTTPRequestHandler):
     """Static files of the build (gzip when the client accepts it), the reload script and the
     event stream. HTML pages get the reload script and the build id added as they are sent.
 
-    Every file says ``Cache-Control: max-age=0, must-revalidate`` (the browser asks again on
-    every reload) and carries an ``ETag``, a digest of the file's bytes (for HTML also the
-    build id its reload script names; no ``Last-Modified``, whose whole seconds would miss a
-    page rewritten within the second): a reload gets ``304 Not Modified`` for every file
-    whose bytes the build did not change, instead of the theme's stylesheets and scripts
-    again. Sphinx and the theme write some of them afresh on every build (``pygments.css``,
-    ``basic.css``, ``documentation_options.js``; the theme's ``pygments.css`` again at
-    ``build-finished``), so the file's time and size would not do. A digest is worked out once
-    per file version (time, size, inode; kept only when the file did not change while it was
-    read).
+    A file whose URL names its bytes says ``Cache-Control: max-age=31536000, immutable``: a
+    reload does not ask for it at all (:meth:`_lasting`: a ``?v=`` that is Sphinx's checksum
+    of the bytes served, the theme's ``?digest=`` on the installed theme's own file, the
+    reload script): 15 of the 20 files a lab person page's reload asked for. Every
+    other file says ``max-age=0, must-revalidate`` (the browser asks again on every reload).
+    Every file carries an ``ETag``, a digest of its bytes (for HTML also the build id its
+    reload script names; no ``Last-Modified``, whose whole seconds would miss a page
+    rewritten within the second): a reload gets ``304 Not Modified`` for every file it asks
+    for whose bytes the build did not change. Sphinx and the theme write some of them afresh
+    on every build (``pygments.css``, ``basic.css``, ``documentation_options.js``; the theme's
+    ``pygments.css`` again at ``build-finished``), so the file's time and size would not do.
+    A digest is worked out once per file version (time, size, inode; kept only when the file
+    did not change while it was read).
 
     While a build told of early is finishing (:class:`Broadcaster`), a request is answered at
     once when it is for a page that build wrote whole, or when the browser's copy has the
@@ -1343,7 +1398,7 @@ class PreviewHandler(SimpleHTTPRequestHandler):
 
     broadcaster: Broadcaster | None = None
     bodies: BodyCache | None = None
-    digests: dict[str, tuple[tuple[int, int, int], str]] | None = None
+    digests: dict[str, tuple[tuple[int, int, int], str, str]] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -1374,15 +1429,16 @@ class PreviewHandler(SimpleHTTPRequestHandler):
                 st = os.stat(path)
                 if not stat.S_ISREG(st.st_mode):
                     return super().send_head()
-                digest, data = self._content(path, st)
+                digest, checksum, data = self._content(path, st)
             except OSError:
                 return super().send_head()
             build = self.broadcaster.good_id if html and self.broadcaster is not None else None
             etag = f'"{digest}{"" if build is None else f"-b{build}"}{"-gz" if gzipped else ""}"'
+            lasting = not html and self._lasting(path, digest, checksum)
             if _matches(self.headers.get("If-None-Match"), etag):
                 # The browser's copy is whole and what is on disk, whatever is written next.
                 self.send_response(HTTPStatus.NOT_MODIFIED)
-                self._validators(etag)
+                self._validators(etag, lasting)
                 self.end_headers()
                 return None
             if waited or self.broadcaster is None or self.broadcaster.settled(path, 0):
@@ -1400,6 +1456,7 @@ class PreviewHandler(SimpleHTTPRequestHandler):
                     return None
                 if _digest(data) != digest:  # rewritten since: send what was read
                     digest = _digest(data)
+                    lasting = False
                     etag = (f'"{digest}{"" if build is None else f"-b{build}"}'
                             f'{"-gz" if gzipped else ""}"')
                     key = (path, digest, build, gzipped)
@@ -1413,47 +1470,81 @@ class PreviewHandler(SimpleHTTPRequestHandler):
         if gzipped:
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(body)))
-        self._validators(etag)
+        self._validators(etag, lasting)
         self.end_headers()
         return io.BytesIO(body)
 
-    def _content(self, path: str, st: os.stat_result) -> tuple[str, bytes | None]:
-        """The digest of the file's bytes (kept by its time and size, so a file is read for it
-        once per version), and the bytes when they were read now."""
+    def _content(self, path: str, st: os.stat_result) -> tuple[str, str, bytes | None]:
+        """The digest of the file's bytes and Sphinx's checksum of them (kept by its time and
+        size, so a file is read for them once per version), and the bytes when they were read
+        now."""
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         kept = self.digests.get(path) if self.digests is not None else None
         if kept is not None and kept[0] == stamp:
-            return kept[1], None
+            return kept[1], kept[2], None
         data = Path(path).read_bytes()
-        digest = _digest(data)
+        digest, checksum = _digest(data), _checksum(data)
         after = os.stat(path)
         if self.digests is not None and (after.st_mtime_ns, after.st_size, after.st_ino) == stamp:
-            self.digests[path] = (stamp, digest)  # not written while it was read
-        return digest, data
+            self.digests[path] = (stamp, digest, checksum)  # not written while it was read
+        return digest, checksum, data
 
-    def _validators(self, etag: str) -> None:
+    def _lasting(self, path: str, digest: str, checksum: str) -> bool:
+        """Whether this URL names these bytes, so that no other bytes are ever sent under it
+        and the browser may keep them without asking (``LASTING``).
+
+        ``?v=`` is Sphinx's checksum of a stylesheet or script (``css_files``/``script_files``:
+        the theme's, extensions' and the lab's own, whose edits change it, f828331): it names
+        these bytes when it is their checksum (:func:`_checksum`), not when a stale one links
+        new bytes (Sphinx caches checksums per process). pydata-sphinx-theme's ``?digest=`` is
+        one hash of its whole compiled bundle, not of a file: it names these bytes when they
+        are the installed theme's file at the same place under ``_static/`` (a lab's own file
+        of that name is not) and the value is the one its template writes. Anything else
+        (no query: ``basic.css``, ``searchtools.js``, fonts named in stylesheets, images) is
+        revalidated on every reload."""
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        if query.keys() == {"v"}:
+            return checksum != "" and query["v"] == [checksum]
+        if query.keys() != {"digest"} or len(query["digest"]) != 1:
+            return False
+        static, theme = os.path.join(self.directory, "_static"), _theme_static()
+        rel = os.path.relpath(path, static)
+        if theme is None or rel.startswith(os.pardir) or os.path.isabs(rel):
+            return False
+        try:
+            macros = os.stat(theme / "webpack-macros.html")
+            shipped = str(theme / rel)
+            ours = self._content(shipped, os.stat(shipped))[0]
+        except OSError:
+            return False
+        return ours == digest and query["digest"][0] in _theme_digests(
+            str(theme / "webpack-macros.html"), (macros.st_mtime_ns, macros.st_size))
+
+    def _validators(self, etag: str, lasting: bool = False) -> None:
         self.send_header("Vary", "Accept-Encoding")
         # Not ``no-cache``: on a reload chromium then asks for the page's stylesheets without
         # the ETag it holds (measured, Debian's chromium); stale at once, it asks with it.
-        self.send_header("Cache-Control", REVALIDATE)
+        self.send_header("Cache-Control", LASTING if lasting else REVALIDATE)
         self.send_header("ETag", etag)
 
     def _with_client(self, html: bytes) -> bytes:
         assert self.broadcaster is not None
         tag = (f'<script data-lh-build="{self.broadcaster.good_id}">'
                f'document.documentElement.dataset.lhBuild="{self.broadcaster.good_id}";'
-               f'</script><script src="{CLIENT}" defer></script>').encode()
+               f'</script><script src="{CLIENT}?v={_client_version()}" defer></script>').encode()
         at = html.rfind(b"</body>")
         return html[:at] + tag + html[at:] if at >= 0 else html + tag
 
     def _client(self) -> None:
-        """The reload script, revalidated like the build's files (``304`` on every reload)."""
-        data = CLIENT_JS.replace("%(events)s", EVENTS).encode()
+        """The reload script: pages name it with its checksum (``?v=``), so the browser keeps
+        it; under any other URL it is revalidated like the build's files."""
+        data = _client_bytes()
         gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
         etag = f'"{_digest(data)}{"-gz" if gzipped else ""}"'
+        lasting = parse_qs(urlsplit(self.path).query).get("v") == [_client_version()]
         if _matches(self.headers.get("If-None-Match"), etag):
             self.send_response(HTTPStatus.NOT_MODIFIED)
-            self._validators(etag)
+            self._validators(etag, lasting)
             self.end_headers()
             return
         if gzipped:
@@ -1463,7 +1554,7 @@ class PreviewHandler(SimpleHTTPRequestHandler):
         if gzipped:
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
-        self._validators(etag)
+        self._validators(etag, lasting)
         self.end_headers()
         self.wfile.write(data)
 

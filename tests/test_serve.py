@@ -22,11 +22,13 @@ from conftest import ROOTS, copy_project, sphinx_build
 from labhandbook.serve import (
     CLIENT,
     EVENTS,
+    LASTING,
     REVALIDATE,
     Broadcaster,
     Builder,
     BuildResult,
     Problem,
+    _checksum,
     changes,
     connect,
     make_server,
@@ -238,6 +240,68 @@ def test_a_reload_gets_304_for_files_the_build_did_not_rewrite(tmp_path: Path) -
         reloaded = _get(base, "/index.html", etag=page_etag)
         assert reloaded.status == 200
         assert 'lhBuild="2"' in gzip.decompress(reloaded.read()).decode()
+
+
+def test_files_whose_url_names_their_bytes_are_kept_and_the_others_revalidated(
+        tmp_path: Path) -> None:
+    """A stylesheet or script linked with Sphinx's ``?v=`` checksum of the bytes served, the
+    theme's ``?digest=`` files as the installed theme ships them, and the reload script named
+    with its checksum are sent as lasting (a reload does not ask for them); the same file
+    under no query, a wrong or stale checksum, another query, or a lab's own file where the
+    theme's would be, is revalidated."""
+    import re
+
+    import pydata_sphinx_theme
+    from sphinx.builders.html._assets import _file_checksum
+
+    site = tmp_path / "site"
+    (site / "_static" / "styles").mkdir(parents=True)
+    (site / "index.html").write_text("<html><body><p>one</p></body></html>")
+    css = site / "_static" / "lab.css"
+    css.write_bytes(b"body { color: red; }\r\n" * 50)
+    version = _file_checksum(site, "_static/lab.css")  # what Sphinx links
+    assert version
+    theme = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme"
+             / "static")
+    digest = re.search(r"\?digest=(\w+)", (theme / "webpack-macros.html").read_text())[1]
+    shutil.copy(theme / "styles" / "theme.css", site / "_static" / "styles" / "theme.css")
+    (site / "_static" / "styles" / "pydata-sphinx-theme.css").write_text("/* the lab's */\n")
+    broadcaster = Broadcaster()
+    broadcaster.publish(BuildResult(1, True, 0.1))
+
+    def caching(path: str, etag: str | None = None) -> tuple[int, str]:
+        response = _get(base, path, etag=etag)
+        response.read()
+        return response.status, response.getheader("Cache-Control")
+
+    with serving(site, broadcaster) as base:
+        first = _get(base, f"/_static/lab.css?v={version}")
+        assert first.getheader("Cache-Control") == LASTING
+        etag = first.getheader("ETag")
+        first.read()
+        assert caching(f"/_static/lab.css?v={version}", etag) == (304, LASTING)
+        assert caching("/_static/lab.css") == (200, REVALIDATE)
+        assert caching("/_static/lab.css?v=0badc0de") == (200, REVALIDATE)
+        assert caching(f"/_static/lab.css?v={version}&x=1") == (200, REVALIDATE)
+        assert caching(f"/_static/lab.css?digest={digest}") == (200, REVALIDATE)
+        # Edited, still linked with the old checksum (a stale one): revalidated.
+        css.write_text("body { color: tan; }\n" * 50)
+        stamp = os.stat(css).st_mtime_ns + 1_000_000_000
+        os.utime(css, ns=(stamp, stamp))
+        assert caching(f"/_static/lab.css?v={version}") == (200, REVALIDATE)
+
+        assert caching(f"/_static/styles/theme.css?digest={digest}") == (200, LASTING)
+        assert caching("/_static/styles/theme.css?digest=0123abc") == (200, REVALIDATE)
+        assert caching("/_static/styles/theme.css") == (200, REVALIDATE)
+        assert caching(f"/_static/styles/pydata-sphinx-theme.css?digest={digest}") == (
+            200, REVALIDATE)  # the lab's own file under the theme's name
+
+        page = gzip.decompress(_get(base, "/index.html").read()).decode()
+        client = re.search(r'src="([^"]*reload\.js[^"]*)"', page)[1]
+        assert client.startswith(CLIENT + "?v=")
+        assert caching(client) == (200, LASTING)
+        assert caching(CLIENT) == (200, REVALIDATE)
+        assert caching(CLIENT + "?v=0badc0de") == (200, REVALIDATE)
 
 
 def test_pages_get_the_reload_script_and_events(tmp_path: Path) -> None:
@@ -574,6 +638,43 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         failed = builder.build([str(page)])
         assert not failed.ok and failed.problems
         assert len(told) == 2
+
+
+def _linked_checksums(page: Path) -> dict[str, tuple[str, str]]:
+    """Each ``?v=`` URL of a page: the checksum it names and its file's."""
+    import re
+
+    out = {}
+    for url, version in re.findall(r'(?:href|src)="([^"?#:]+)\?v=([0-9a-f]+)"',
+                                   page.read_text(encoding="utf-8")):
+        out[url] = (version, _checksum((page.parent / url).read_bytes()))
+    return out
+
+
+def test_every_checksum_a_page_links_names_its_file_after_a_new_configuration(
+        project: Path, tmp_path: Path) -> None:
+    """A reload keeps a file whose ``?v=`` is its checksum without asking again, so the
+    checksums a page links must be its files' own, also after a new application in the same
+    process (a ``conf.py`` save) rewrote a file whose checksum Sphinx had cached:
+    ``documentation_options.js`` carries settings."""
+    out = tmp_path / "out"
+    html = out / "html"
+    page = html / "people" / "lijun-wu.html"
+    with Builder(project, html, out / "doctrees") as builder:
+        assert builder.build().ok
+        options = "../_static/documentation_options.js"
+        linked = _linked_checksums(page)
+        assert linked[options][0] == linked[options][1]
+        with (project / "conf.py").open("a", encoding="utf-8") as conf:
+            conf.write('html_sourcelink_suffix = ".src.txt"\n')
+        result = builder.build()
+        assert result.ok, result.problems
+        assert ".src.txt" in (html / "_static" / "documentation_options.js").read_text()
+        relinked = _linked_checksums(page)
+        assert relinked[options][0] == relinked[options][1] != linked[options][1]
+        # Every other link as before or its file's own (the theme writes its pygments.css
+        # over Sphinx's after the pages: that ?v= never names the file, so it is revalidated).
+        assert all(v == c or linked.get(url) == (v, c) for url, (v, c) in relinked.items())
 
 
 def test_static_files_are_copied_once_until_they_change(project: Path, tmp_path: Path) -> None:
