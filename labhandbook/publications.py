@@ -25,6 +25,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 from sphinxcontrib.bibtex.directives import BibliographyDirective
+from sphinxcontrib.bibtex.transforms import node_text_transform
 
 from .charts import bar_chart, year_counts
 from .config import get_config
@@ -50,6 +51,7 @@ from .style import (
     STYLE_NAME,
     PackedText,
     ShownElsewhere,
+    ShownUnlessKept,
     format_entry_packed,
     make_style,
     style_fingerprint,
@@ -110,7 +112,11 @@ def _on_builder_inited(app: Sphinx) -> None:
             years = set(split_years(lib, get_config(app).publications_per_page)[1])
             elsewhere.append(frozenset(k for k, p in lib.pubs.items() if p.year in years))
         text = lib.texts[entry.key]
-        return ShownElsewhere(text) if entry.key in elsewhere[0] else text
+        if entry.key in elsewhere[0]:
+            return ShownElsewhere(text)
+        if isinstance(text, PackedText):
+            return ShownUnlessKept(text, entry.key, lambda key: _html_kept(app, key))
+        return text
 
     index_style = make_style(index_text, lambda entry: lib.pubs[entry.key].sort_key)
     pybtex.plugin.register_plugin("pybtex.style.formatting", INDEX_STYLE, index_style,
@@ -708,7 +714,7 @@ def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: st
             label = node.next_node(nodes.label)
             shape = None
             if now is not None:
-                shape = _entry_shape(lib, key, label)
+                shape = _entry_shape(lib, key, label is not None)
                 found = last.get(shape) if shape is not None else None
                 text = "" if label is None else f"[{label.astext()}]"
                 if found is not None and (label is None or _plain(text)):
@@ -724,6 +730,11 @@ def _group_citations(env: BuildEnvironment, doctree: nodes.document, docname: st
             # The children move (no copy): the citation node is dropped.
             item.extend([child for child in node.children if not isinstance(child, nodes.label)])
             first = item.next_node(nodes.paragraph)
+            if first is not None and not first.children and now is not None:
+                # not rendered by sphinxcontrib-bibtex (its HTML was kept): rendered here as
+                # its post-transform renders it
+                first.extend(lib.texts[key].render(BACKEND))
+                node_text_transform(first)
             if label is not None and first is not None:
                 text = f"[{label.astext()}]"
                 first.insert(0, nodes.inline(text, text, classes=["lh-label"]))
@@ -797,7 +808,7 @@ def kept_entries(env: BuildEnvironment) -> KeptEntries:
     return found
 
 
-def _entry_shape(lib: Library, key: str, label: nodes.Node | None) -> tuple[Any, ...] | None:
+def _entry_shape(lib: Library, key: str, labelled: bool) -> tuple[Any, ...] | None:
     """What an entry's item is made of besides its page, the application, its anchor, label and
     classes (sphinxcontrib-bibtex numbers both over the whole list, so one new entry changes
     them for most entries; the item's start tag and label are written afresh): its formatted
@@ -805,7 +816,20 @@ def _entry_shape(lib: Library, key: str, label: nodes.Node | None) -> tuple[Any,
     text = lib.texts.get(key)
     if not isinstance(text, PackedText):
         return None
-    return (key, text.packed, label is not None, lib.pubs[key].bibtex)
+    return (key, text.packed, labelled, lib.pubs[key].bibtex)
+
+
+def _html_kept(app: Sphinx, key: str) -> bool:
+    """Whether the publications page's last writing in this application kept the HTML of the
+    entry as it is now (the canonical list's entries are labelled): sphinxcontrib-bibtex then
+    need not render it (:class:`ShownUnlessKept`)."""
+    if app.builder.format != "html":
+        return False
+    page = kept_entries(app.env).pages.get(get_config(app).publications_page)
+    if not page:
+        return False
+    shape = _entry_shape(get_library(app.env), key, True)
+    return shape is not None and shape in page
 
 
 class PlaceKeptEntries(SphinxPostTransform):

@@ -178,6 +178,32 @@ class ShownElsewhere:
         return str(self.text)
 
 
+class ShownUnlessKept:
+    """The formatted text of an entry the publications page shows: in an HTML build of
+    ``labhandbook serve``'s warm application the page's last writing usually kept the entry's
+    HTML (:class:`labhandbook.publications.KeptEntries`), which then replaces whatever
+    sphinxcontrib-bibtex renders for it, so rendered into docutils nodes it is nothing when
+    ``kept(key)`` says so (the page renders the text itself if it does not use the kept HTML
+    after all); as any other backend renders it, and otherwise, it is the entry's text.
+    Pickled as its text."""
+
+    __slots__ = ("kept", "key", "text")
+
+    def __init__(self, text: PackedText, key: str, kept: Callable[[str], bool]) -> None:
+        self.text, self.key, self.kept = text, key, kept
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (PackedText, (self.text.packed,))
+
+    def render(self, backend: Any) -> Any:
+        if getattr(backend, "name", None) == "docutils" and self.kept(self.key):
+            return []
+        return self.text.render(backend)
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
 def _pack(part: Any) -> Any:
     """Rich text as nested lists: a string, ``["", ...]`` (text), ``["<em", ...]`` (tag),
     ``["@https://…", ...]`` (link)."""

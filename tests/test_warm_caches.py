@@ -168,14 +168,10 @@ def test_cite_links_follow_a_year_that_moves_between_warm_builds(tmp_path: Path)
     assert links == [["../publications-2021.html"], ["../publications.html"]]
 
 
-def test_the_publications_page_renders_only_the_entries_it_shows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """sphinxcontrib-bibtex renders every citation of the canonical list into the page; the
-    entries of earlier years (on their years' pages) are dropped again: they are not rendered
-    (counted in its post-transform), and the pages are those of a build that renders them."""
-    from conftest import ROOTS, copy_project, sphinx_build
+def _bibtex_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The formatted texts sphinxcontrib-bibtex's post-transform renders into docutils nodes
+    from now on."""
     from sphinxcontrib.bibtex.transforms import BibliographyTransform
-    from test_year_pages import listed, per_page
 
     from labhandbook.style import PackedText
 
@@ -197,6 +193,18 @@ def test_the_publications_page_renders_only_the_entries_it_shows(
 
     monkeypatch.setattr(BibliographyTransform, "run", counted_run)
     monkeypatch.setattr(PackedText, "render", counted_render)
+    return rendered
+
+
+def test_the_publications_page_renders_only_the_entries_it_shows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sphinxcontrib-bibtex renders every citation of the canonical list into the page; the
+    entries of earlier years (on their years' pages) are dropped again: they are not rendered
+    (counted in its post-transform), and the pages are those of a build that renders them."""
+    from conftest import ROOTS, copy_project, sphinx_build
+    from test_year_pages import listed, per_page
+
+    rendered = _bibtex_renders(monkeypatch)
     src = copy_project(ROOTS / "test-publications", tmp_path / "src")
     per_page(src, 2)
     page = src / "research/molecules.md"
@@ -828,3 +836,43 @@ def test_sphinxcontrib_bibtexs_pass_is_kept_while_what_it_reads_is_the_same(
         person.write_text(person.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
         assert builder.build([str(person)]).ok
         assert passes == ["publications"]
+
+
+def test_entries_whose_html_is_kept_are_not_rendered_by_sphinxcontrib_bibtex(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sphinxcontrib-bibtex's post-transform renders every citation of the canonical list;
+    those whose HTML the publications page's last writing kept are replaced by that HTML, so
+    they are not rendered (counted): after a retitle only the retitled entry. When the page
+    does not use the kept HTML after all (here: no label counts as plain text), it renders the
+    entries itself. Each build equals a clean build."""
+    from conftest import ROOTS, cli_build, copy_project
+    from test_incremental import NEW_ENTRY
+    from test_serve import _differences as differences
+
+    from labhandbook import publications
+    from labhandbook.serve import Builder
+
+    rendered = _bibtex_renders(monkeypatch)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib = src / "bib/b.bib"
+    original = bib.read_text(encoding="utf-8")
+    out = tmp_path / "serve"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        total = len(rendered)
+        assert total > 3
+        retitled = original.replace("{Unrelated Journal Paper}", "{A Retitled Journal Paper}")
+        steps = [retitled, retitled + "\n" + NEW_ENTRY]
+        for step, text in enumerate(steps):
+            if step == 1:  # the kept HTML is not used: every entry is rendered by the page
+                monkeypatch.setattr(publications, "_plain", lambda text: False)
+            rendered.clear()
+            bib.write_text(text, encoding="utf-8")
+            result = builder.build([str(bib)])
+            assert result.ok, result.problems
+            builder.wait_saved()
+            assert len(rendered) == 1, (step, len(rendered))
+            assert ("Retitled" in rendered[0]) == (step == 0)
+            clean = cli_build(src, tmp_path / f"clean{step}")
+            assert "exit 0" in clean.status, clean.warnings
+            assert differences(out / "html", clean.outdir) == [], step
