@@ -22,7 +22,16 @@ from pathlib import Path
 from conftest import ROOTS, Build, cli_build, copy_project
 
 from labhandbook.papers import PAPERS_DIR
-from labhandbook.search import PAGES, PAPERS, SITE, pagefind_command, pagefind_env
+from labhandbook.search import (
+    EXCLUDE,
+    PAGES,
+    PAPERS,
+    SITE,
+    UNKEPT,
+    pagefind_command,
+    pagefind_env,
+    without_unkept,
+)
 
 
 def tree(folder: Path, without: str = "") -> dict[str, bytes]:
@@ -51,6 +60,29 @@ def test_the_indexes_equal_pagefind_over_the_written_site(handbook: Build,
         assert any(name.startswith("fragment/") for name in built), f"{part.name}: no pages"
         assert sorted(built) == sorted(from_site), part.name
         assert [name for name in built if built[name] != from_site[name]] == [], part.name
+
+
+def test_the_excluded_lists_are_not_kept_for_pagefind(handbook: Build) -> None:
+    """The publication lists (excluded from the index) are left out of the kept content that
+    Pagefind reads, so it does not parse them on every build; the bundle stays the one of
+    the written site (the test above)."""
+    assert {f".{name}" for name in UNKEPT} <= set(EXCLUDE)
+    pages = handbook.outdir.parent / "doctrees" / SITE.pages
+    written = kept = 0
+    for path in pages.rglob("*.html"):
+        page = (handbook.outdir / path.relative_to(pages)).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        written += sum(page.count(f'class="{name}') for name in UNKEPT)
+        kept += sum(text.count(f'class="{name}') for name in UNKEPT)
+    assert written > 0 and kept == 0, (written, kept)
+
+
+def test_without_unkept_balances_nested_elements() -> None:
+    body = ('<p>a</p><ul class="x lh-pubs"><li><ul><li>b</li></ul></li></ul><p>c</p>'
+            '<ul data-class="lh-pubs"><li>d</li></ul>'
+            '<div class="lh-pub-group"><div>e</div></div>')
+    assert without_unkept(body) == ('<p>a</p><p>c</p><ul data-class="lh-pubs"><li>d</li></ul>')
+    assert without_unkept('<ul class="lh-pubs"><li>open') == '<ul class="lh-pubs"><li>open'
 
 
 def test_the_chunk_size_reaches_pagefind(handbook: Build, tmp_path: Path) -> None:
