@@ -54,6 +54,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     from .publications import setup_publications
     from .safety import setup_safety
     from .search import setup_search
+    from .stems import setup_stems
 
     for dependency in ("myst_parser", "sphinxcontrib.bibtex", "sphinx_design"):
         app.setup_extension(dependency)
@@ -71,6 +72,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_assets(app)
     app.connect("config-inited", _static_path)
     setup_search(app)
+    setup_stems(app)
     setup_safety(app)
     app.add_css_file("labhandbook.css")
     return {

@@ -876,3 +876,42 @@ def test_entries_whose_html_is_kept_are_not_rendered_by_sphinxcontrib_bibtex(
             clean = cli_build(src, tmp_path / f"clean{step}")
             assert "exit 0" in clean.status, clean.warnings
             assert differences(out / "html", clean.outdir) == [], step
+
+
+def test_each_word_is_stemmed_once_per_application(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sphinx's search feed stems every word of each page it is fed; ``labhandbook serve``'s
+    warm application keeps the stems: a retitled entry, which writes the publications page
+    again, stems only its new word (counted), and the search index equals a clean build's."""
+    from conftest import ROOTS, cli_build, copy_project
+    from sphinx.search.en import SearchEnglish
+    from test_serve import _differences as differences
+
+    from labhandbook.serve import Builder
+
+    stemmed: list[str] = []
+    stem = SearchEnglish.stem
+
+    def counted(self, word):  # type: ignore[no-untyped-def]
+        stemmed.append(word.lower())
+        return stem(self, word)
+
+    monkeypatch.setattr(SearchEnglish, "stem", counted)
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    bib = src / "bib/b.bib"
+    out = tmp_path / "serve"
+    with Builder(src, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        assert "paper" in stemmed
+        stemmed.clear()
+        bib.write_text(bib.read_text(encoding="utf-8").replace(
+            "{Unrelated Journal Paper}", "{Zymurgical Journal Paper}"), encoding="utf-8")
+        result = builder.build([str(bib)])
+        assert result.ok, result.problems
+        builder.wait_saved()
+        assert builder.warm_builds == 1
+        assert stemmed == ["zymurgical"]
+    clean = cli_build(src, tmp_path / "clean")
+    assert "exit 0" in clean.status, clean.warnings
+    assert differences(out / "html", clean.outdir) == []
+    assert "zymurg" in (out / "html/searchindex.js").read_text(encoding="utf-8")
