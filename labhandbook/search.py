@@ -324,16 +324,36 @@ def without_unkept(body: str) -> str:
 
 def _pages_state(pages: Path, outdir: Path) -> str:
     """A fingerprint of every kept page's name, size and modification time; pages whose HTML
-    file is gone (a removed page, deleted before this runs) are forgotten first."""
-    stats = []
-    for path in sorted(pages.rglob("*.html")):
-        rel = path.relative_to(pages)
-        if not (outdir / rel).is_file():
-            path.unlink()
-            continue
-        st = path.stat()
-        stats.append((rel.as_posix(), st.st_size, st.st_mtime_ns))
+    file is gone (a removed page, deleted before this runs) are forgotten first. Walked with
+    ``os.scandir``, one listing of each output folder: at department scale 5,000 kept paper
+    pages on every build."""
+    stats: list[tuple[str, int, int]] = []
+    _folder_state(pages, outdir, "", stats)
+    stats.sort()
     return fingerprint(stats)
+
+
+def _folder_state(folder: Path, outdir: Path, prefix: str,
+                  stats: list[tuple[str, int, int]]) -> None:
+    try:
+        written = {e.name for e in os.scandir(outdir) if e.is_file()}
+    except OSError:
+        written = set()
+    try:
+        entries = os.scandir(folder)
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _folder_state(Path(entry.path), outdir / entry.name, f"{prefix}{entry.name}/",
+                              stats)
+            elif entry.name.endswith(".html"):
+                if entry.name not in written:
+                    os.unlink(entry.path)
+                    continue
+                st = entry.stat()
+                stats.append((prefix + entry.name, st.st_size, st.st_mtime_ns))
 
 
 @dataclass
