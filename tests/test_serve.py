@@ -788,7 +788,8 @@ def test_the_navigation_is_kept_between_builds_until_it_changes(
                         or titles_and_toctrees(toc))
 
     def same_digests(app: Any) -> bool:
-        env, parts = app.env, app.__dict__[incremental.TOC_PARTS_ATTR]
+        env = app.env
+        parts = getattr(env, incremental.TOC_PARTS_ATTR)
         return (incremental.heading_digests(env, parts) == incremental.heading_digests(env)
                 and incremental.navigation_digest(env, parts)
                 == incremental.navigation_digest(env) == env.labhandbook_nav)
