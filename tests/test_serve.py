@@ -378,6 +378,8 @@ def test_warm_builds_equal_clean_builds_over_random_edits(tmp_path: Path) -> Non
     with Builder(src, out / "html", out / "doctrees") as builder:
         assert builder.build().ok
         builder.ready = lambda result, pages: told.append(result.id)  # the early path runs
+        # Browsers on every person page: those pages are written before the others.
+        builder.watched = lambda: {os.path.realpath(p) for p in (out / "html").glob("people/*")}
         before = snapshot(src)
         for step, edit in enumerate(edits, 1):
             what = edit(lab, rng)
@@ -634,10 +636,22 @@ def test_the_browsers_are_told_once_every_page_is_written(project: Path,
         assert told[1][5][-1] == "people/index" and "people/lijun-wu" in resolved
         assert "A second sentence." in (html / "people/lijun-wu.html").read_text()
 
+        # A browser shows the person's page, which Sphinx would write after its toctree
+        # parent (people/index, written with it, comes first in name order): it is written
+        # first, and the browsers are told before the parent is even resolved.
+        shown = os.path.realpath(html / "people/lijun-wu.html")
+        builder.watched = lambda: {shown}
+        resolved.clear()
+        page.write_text(text + "\nA third sentence.\n", encoding="utf-8")
+        third = builder.build([str(page)])
+        assert third.ok and len(told) == 3 and told[2][0].id == third.id
+        assert told[2][1] == [shown] and "A third sentence." in told[2][2]
+        assert told[2][5] == ["people/lijun-wu"] and "people/index" in resolved
+
         page.write_text(text.replace("name:", "name: [unclosed", 1), encoding="utf-8")
         failed = builder.build([str(page)])
         assert not failed.ok and failed.problems
-        assert len(told) == 2
+        assert len(told) == 3
 
 
 def _linked_checksums(page: Path) -> dict[str, tuple[str, str]]:
