@@ -597,6 +597,12 @@ SETTLE_TIMEOUT = 120.0
 #: Seconds at most that a build told of early holds its finish steps for the browsers' reload
 #: (see :meth:`Broadcaster.reloaded`).
 RELOAD_HOLD = 1.0
+#: Seconds between looks at the files saved lately (:func:`watch`): an editor saves the page it
+#: is editing again and again, and a ``stat`` of a few files costs a thousandth of the tree's
+#: walk, which is made every ``poll`` (50 ms: a save waited 25 ms on average to be noticed).
+HOT_POLL = 0.01
+#: How many of the files saved lately are looked at every ``HOT_POLL``.
+HOT_FILES = 8
 
 
 def lower_priority(steps: int = BACKGROUND_NICE) -> None:
@@ -1159,6 +1165,18 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def _touched(files: Collection[str], before: dict[str, tuple[int, int]]) -> bool:
+    """Whether any of ``files`` is not as ``before`` saw it (changed, or gone)."""
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return True
+        if (st.st_mtime_ns, st.st_size) != before.get(path):
+            return True
+    return False
+
+
 def changes(before: dict[str, tuple[int, int]],
             after: dict[str, tuple[int, int]]) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
@@ -1673,15 +1691,23 @@ def watch(root: Path, builder: Builder, broadcaster: Broadcaster, stop: threadin
           before: dict[str, tuple[int, int]] | None = None) -> None:
     """Rebuild on every save until ``stop`` is set: build, tell the browsers, then index for
     search in the background. Files saved during a build are picked up by the next look
-    (``before``: the files as the last build saw them)."""
+    (``before``: the files as the last build saw them). The tree is walked every ``poll``
+    seconds; the files saved lately (``HOT_FILES``) are looked at every ``HOT_POLL``, and a
+    change to one of them walks the tree at once."""
     before = snapshot(root) if before is None else before
     connect(builder, broadcaster)
     builder.index_later(INDEX_DELAY)
-    while not stop.wait(poll):
+    hot: list[str] = []
+    walked = time.monotonic()
+    while not stop.wait(HOT_POLL if hot and HOT_POLL < poll else poll):
+        if hot and time.monotonic() - walked < poll and not _touched(hot, before):
+            continue
+        walked = time.monotonic()
         after = snapshot(root)
         changed = changes(before, after)
         if not changed:
             continue
+        hot = [p for p in dict.fromkeys([*changed, *hot]) if p in after][:HOT_FILES]
         edited = edited_in_place(before, after)
         before = after
         log("changed: " + ", ".join(os.path.relpath(c, root) for c in changed[:5])

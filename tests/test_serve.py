@@ -35,6 +35,7 @@ from labhandbook.serve import (
     parse_problems,
     serving,
     snapshot,
+    watch,
 )
 
 PERSON = "people/lijun-wu.md"
@@ -178,6 +179,46 @@ def test_watcher_sees_saves_and_skips_build_output(project: Path) -> None:
     page = project / PERSON
     page.write_text(page.read_text() + "\nmore\n")
     assert changes(before, snapshot(project)) == [str(page)]
+
+
+def test_a_file_saved_lately_is_looked_at_between_walks_of_the_tree(project: Path,
+                                                                    tmp_path: Path) -> None:
+    """The watcher walks the tree every ``poll`` seconds (here an hour, once the first save is
+    seen) and looks at the files saved lately every ``HOT_POLL``: a page saved again is built
+    at once, with whatever else the walk its save set off finds, while a save of another
+    file alone waits for the next walk."""
+
+    class Stop(threading.Event):  # the first save is seen at once: waits cut to 50 ms
+        def wait(self, timeout: float | None = None) -> bool:
+            return super().wait(0.05 if timeout is None else min(timeout, 0.05))
+
+    out = tmp_path / "out"
+    page, other = project / PERSON, project / "research" / "molecules.md"
+    results: list[BuildResult] = []
+    logged: list[str] = []
+    stop = Stop()
+    with Builder(project, out / "html", out / "doctrees") as builder:
+        assert builder.build().ok
+        thread = threading.Thread(target=watch, args=(project, builder, Broadcaster(), stop),
+                                  kwargs={"poll": 3600.0, "results": results,
+                                          "log": logged.append}, daemon=True)
+        thread.start()
+        try:
+            time.sleep(0.2)  # the watcher's first look is taken
+            page.write_text(page.read_text(encoding="utf-8") + "\nOne.\n", encoding="utf-8")
+            assert _until(lambda: len(results) == 1, 60), logged
+            other.write_text(other.read_text(encoding="utf-8") + "\nTwo.\n", encoding="utf-8")
+            time.sleep(0.5)
+            assert len(results) == 1, logged  # not walked again: no save of a hot file
+            page.write_text(page.read_text(encoding="utf-8") + "\nThree.\n", encoding="utf-8")
+            assert _until(lambda: len(results) == 2, 60), logged
+        finally:
+            stop.set()
+            thread.join(60)
+    assert all(r.ok for r in results), results
+    assert [line for line in logged if line.startswith("changed:")] == [
+        "changed: people/lijun-wu.md",
+        "changed: people/lijun-wu.md, research/molecules.md"]
 
 
 def _get(base: str, path: str, gzip_ok: bool = True,
