@@ -502,6 +502,37 @@ def test_paper_pages_keep_the_themes_components(tmp_path: Path,
             (plain.outdir / "papers" / name).read_text(encoding="utf-8"), name
 
 
+def test_the_themes_sidebar_components_are_shared_and_the_same(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Every default sidebar component of the theme is wrapped (``papers.SHARED_COMPONENTS``):
+    paper pages render each once per build, and every page of the site is the same, byte for
+    byte, as with the theme's own sidebar list."""
+    from conftest import ROOTS, copy_project, sphinx_build
+
+    import labhandbook.papers as papers
+
+    items = papers.theme_sidebars()
+    assert items and set(items) <= set(papers.SHARED_COMPONENTS), items
+    src = copy_project(ROOTS / "test-publications", tmp_path / "src")
+    rendered: list[str] = []
+    asked = count_shared_renders(monkeypatch, rendered)
+    wrapped = sphinx_build(src, tmp_path / "wrapped")
+    # the navigation's wrapper names it "sidebar-nav"; the others by the theme's file name
+    assert set(asked) == {"sidebar-nav" if i == papers.THEME_NAV else i for i in items}, asked
+    pages = sorted(p.relative_to(wrapped.outdir).as_posix() for p in wrapped.outdir.rglob("*.html"))
+    paper_pages = [p for p in pages if p.startswith("papers/")]
+    # once per build for all paper pages, once per page for the others
+    assert len(rendered) <= (len(pages) - len(paper_pages) + 1) * len(items), len(rendered)
+    monkeypatch.setattr(papers, "_paper_sidebars", lambda *args: None)
+    plain = sphinx_build(src, tmp_path / "plain")
+    assert pages == sorted(p.relative_to(plain.outdir).as_posix()
+                           for p in plain.outdir.rglob("*.html"))
+    for page in pages:
+        assert (wrapped.outdir / page).read_text(encoding="utf-8") == \
+            (plain.outdir / page).read_text(encoding="utf-8"), page
+
+
 def test_paper_pages_memos_stay_the_size_of_one_page(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The build's memo of tags that paper pages carry in their template context
@@ -537,19 +568,22 @@ def test_paper_pages_memos_stay_the_size_of_one_page(tmp_path: Path,
     assert all(length < 100 for _, _, length, _ in seen), seen
 
 
-def count_shared_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The keys ``papers._shared_renderer``'s ``lh_shared`` is asked for, as asked."""
+def count_shared_renders(monkeypatch: pytest.MonkeyPatch,
+                         rendered: list[str] | None = None) -> list[str]:
+    """The keys ``papers._shared_renderer``'s ``lh_shared`` is asked for, as asked (and those
+    it rendered, into ``rendered``)."""
     import labhandbook.papers as papers
 
     renders: list[str] = []
     shared = papers._shared_renderer
+    made = rendered if rendered is not None else []
 
     def counted(memo):  # type: ignore[no-untyped-def]
         render = shared(memo)
 
         def inner(key, macro):  # type: ignore[no-untyped-def]
             renders.append(key)
-            return render(key, macro)
+            return render(key, lambda: made.append(key) or macro())
         return inner
 
     monkeypatch.setattr(papers, "_shared_renderer", counted)
