@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -571,19 +571,22 @@ def members_of(people: Mapping[str, Any]) -> Roster:
 
 
 def attribution_notes(roster: Roster, entries: Iterable[tuple[str, Iterable[Any]]],
-                      locate: Mapping[str, tuple[str, int]]) -> list[Problem]:
+                      locate: Mapping[str, tuple[str, int]],
+                      attribute: Callable[[list[Any]], list[Match]] | None = None,
+                      ) -> list[Problem]:
     """One note per member whose papers were matched loosely or ambiguously.
 
-    ``entries``: (key, authors); ``locate``: slug -> (page path, line of ``name``). Each note
-    lists every such spelling with its papers and says how to confirm (``bib_names``) or
-    refuse (``not_names``) it.
+    ``entries``: (key, authors); ``locate``: slug -> (page path, line of ``name``);
+    ``attribute``: ``roster.attribute`` or a memo of it. Each note lists every such spelling
+    with its papers and says how to confirm (``bib_names``) or refuse (``not_names``) it.
     """
+    attribute = attribute or roster.attribute
     # slug -> (spelling, level) -> (other members, keys)
     found: dict[str, dict[tuple[str, str], tuple[tuple[str, ...], list[str]]]] = \
         defaultdict(dict)
     for key, persons in entries:
         persons = list(persons)
-        for person, m in zip(persons, roster.attribute(persons), strict=True):
+        for person, m in zip(persons, attribute(persons), strict=True):
             if m.level not in ("loose", "ambiguous"):
                 continue
             text = read(person).text if isinstance(person, str) else read_person(person).text

@@ -103,6 +103,49 @@ def test_kept_entry_checks_follow_the_registry(tmp_path: Path) -> None:
     assert cache.checked == checked + 1
 
 
+def test_authors_are_attributed_once_per_author_list_and_spellings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attribution notes ask who the authors of every entry are; a kept check asks only
+    for author lists it has not seen with the same name spellings: none when nothing changed,
+    the saved entry's after a save, every list after a ``bib_names`` change. The notes are
+    a fresh check's."""
+    from labhandbook.names import Roster
+
+    root = make_handbook(None, tmp_path)
+    papers, ada = root / "bib/papers.bib", root / "people/ada-lovelace.md"
+    papers.write_text(papers.read_text(encoding="utf-8") + (
+        "\n@misc{loose2024, author = {Lovelace, A. and Nobody, Somebody}, title = {T},"
+        " year = {2024}}\n"), encoding="utf-8")
+    asked: list[object] = []
+    attribute = Roster.attribute
+
+    def counted(self, persons):  # type: ignore[no-untyped-def]
+        asked.append(tuple(persons))
+        return attribute(self, persons)
+
+    monkeypatch.setattr(Roster, "attribute", counted)
+    cache = ReadCache()
+
+    def check() -> tuple[int, list[str]]:
+        registry, _ = load_registry(root, LAB)
+        asked.clear()
+        kept = check_library(root, LAB, registry, cache)
+        count = len(asked)
+        assert kept == check_library(root, LAB, registry)
+        return count, [p.text for p in kept if p.code == "names.unsure"]
+
+    lists, notes = check()
+    assert lists > 3 and any("loose2024" in n for n in notes)
+    assert check() == (0, notes)
+    papers.write_text(papers.read_text(encoding="utf-8") + "\n" + GOOD_ENTRY.replace(
+        "extra2025", "extra2026"), encoding="utf-8")
+    assert check()[0] == 1
+    ada.write_text(ada.read_text(encoding="utf-8").replace(
+        'role: pi', 'role: pi\nbib_names: ["Lovelace, A."]'), encoding="utf-8")
+    count, notes = check()
+    assert count == lists + 1 and not any("loose2024" in n for n in notes)
+
+
 class _CountingPeople(dict):  # type: ignore[type-arg]
     reads = 0
 
