@@ -421,10 +421,11 @@ PageRead = tuple["Page | None", "Person | Area | None", list[Problem]]
 @dataclass
 class PageCache:
     """Each page's reading, kept by a caller that loads the registry again and again
-    (``labhandbook serve``'s warm builds, see :mod:`labhandbook.environment`): a page is read
-    and validated again only when its bytes changed; a department's 215 pages were read on
-    every save of any of them. The kept models are never changed (the registry replaces a
-    model, as :func:`check_photos` does, rather than editing it)."""
+    (the build keeps it with the environment, see :mod:`labhandbook.environment`: every
+    ``make html`` and every warm build of ``labhandbook serve``): a page is read and validated
+    again only when its bytes changed; a department's 215 pages were read on every save of
+    any of them. The kept models are never changed (the registry replaces a model, as
+    :func:`check_photos` does, rather than editing it)."""
 
     pages: dict[str, tuple[str, PageRead]] = field(default_factory=dict)
     reads: int = 0  #: pages read since the cache was made, for tests
